@@ -1,0 +1,49 @@
+import math
+
+import pytest
+
+from nmm_core import config
+from nmm_core.config import Subject
+
+
+def test_nominal_subject_reproduces_arm26_table():
+    for name, nominal in config.ARM26_MUSCLES.items():
+        assert config.NOMINAL_SUBJECT.muscle(name) == nominal
+
+
+def test_scales_apply_to_derived_values():
+    s = Subject("s01", segment_length_scale=1.1, forearm_mass_scale=1.2,
+                max_isometric_force_scale={"BRA": 1.3}, optimal_fiber_length_scale={"BRA": 0.9})
+    bra = s.muscle("BRA")
+    assert bra.max_isometric_force == pytest.approx(987.26 * 1.3)
+    assert bra.optimal_fiber_length == pytest.approx(0.0858 * 1.1 * 0.9)
+    assert bra.tendon_slack_length == pytest.approx(0.0535 * 1.1)
+    assert s.muscle("BIClong").max_isometric_force == pytest.approx(624.30)
+    assert s.forearm_mass == pytest.approx(1.534315 * 1.2)
+    assert s.forearm_inertia_zz == pytest.approx(0.020062 * 1.2 * 1.1**2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"forearm_mass_scale": -1.0}, "forearm_mass_scale"),
+        ({"forearm_mass_scale": math.nan}, "forearm_mass_scale"),
+        ({"segment_length_scale": 3.0}, "segment_length_scale"),
+        ({"max_isometric_force_scale": {"BRA": 0.0}}, "max_isometric_force_scale['BRA']"),
+        ({"max_isometric_force_scale": {"DELT": 1.0}}, "DELT"),
+        ({"name": "a b"}, "name"),
+    ],
+)
+def test_bad_subject_fields_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        Subject(**kwargs)
+
+
+def test_subject_is_immutable():
+    with pytest.raises(AttributeError):
+        config.NOMINAL_SUBJECT.forearm_mass_scale = 2.0
+
+
+def test_data_dir_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path))
+    assert config.data_dir() == tmp_path
