@@ -251,29 +251,25 @@ class MuscleGeometry:
     def _scaled(self, elbow_angle):
         return (elbow_angle - self.center) / self.half_width
 
-    def length(self, elbow_angle):
-        """Musculotendon lengths, m, shape (..., 6), for angles of shape (...) in rad."""
+    def _polynomial(self, coefficients, elbow_angle):
+        """Evaluate per-muscle polynomials (rows highest power first) by Horner's rule."""
         from .muscle import array_namespace
 
-        xp = array_namespace(elbow_angle)
-        x = xp.expand_dims(self._scaled(elbow_angle), -1)
-        out = 0.0 * x + self.coefficients[0]
-        for row in self.coefficients[1:]:
+        x = array_namespace(elbow_angle).expand_dims(self._scaled(elbow_angle), -1)
+        out = 0.0 * x + coefficients[0]
+        for row in coefficients[1:]:
             out = out * x + row
         return out
 
+    def length(self, elbow_angle):
+        """Musculotendon lengths, m, shape (..., 6), for angles of shape (...) in rad."""
+        return self._polynomial(self.coefficients, elbow_angle)
+
     def moment_arm(self, elbow_angle):
         """Elbow moment arms r = -dl/dtheta, m, shape (..., 6); flexors positive."""
-        from .muscle import array_namespace
-
-        xp = array_namespace(elbow_angle)
         degree = self.coefficients.shape[0] - 1
         derivative = self.coefficients[:-1] * np.arange(degree, 0, -1)[:, None]
-        x = xp.expand_dims(self._scaled(elbow_angle), -1)
-        out = 0.0 * x + derivative[0]
-        for row in derivative[1:]:
-            out = out * x + row
-        return -out / self.half_width
+        return -self._polynomial(derivative, elbow_angle) / self.half_width
 
     def lengthening_speed(self, elbow_angle, elbow_speed):
         """Musculotendon lengthening speeds, m/s, shape (..., 6): -r(theta) dtheta/dt."""
