@@ -502,3 +502,21 @@ def verify(
                 status = "ok" if _sha256(path) == entry.sha256 else "mismatch"
         results.append((name, status))
     return results
+
+
+# --------------------------------------------------------------------------------------------
+# The project's generated entries: the virtual cohort (nmm_core.cohort), full and quick.
+# --------------------------------------------------------------------------------------------
+def _virtual_cohort_generator(quick: bool) -> Callable[[Path], Path]:
+    def generate(target_dir: Path) -> Path:
+        from nmm_core.cohort import generate_cohort  # OpenSim is needed only when generating
+
+        return generate_cohort(target_dir, quick=quick)
+
+    return generate
+
+
+register_generated("virtual-cohort", _virtual_cohort_generator(False),
+                   "virtual cohort: 5 OpenSim subjects, 90 trials, Moco ground truth (minutes)")
+register_generated("virtual-cohort-quick", _virtual_cohort_generator(True),
+                   "virtual cohort, quick parameter set: 5 subjects, 30 short trials (~1 min)")

@@ -1,8 +1,9 @@
 """The virtual cohort: subjects, trials, and deep-muscle ground truth computed by OpenSim Moco.
 
-This module holds the first half of the cohort (the generation of the truth); surface EMG
-synthesis lives in :mod:`nmm_core.signals`, and the on-disk format and loader come with the
-cohort's data layer.
+Generation (:func:`generate_cohort`) writes one folder per subject, with one trial folder per
+trial in the format of :mod:`nmm_core.trials`; surface EMG is synthesised from the true
+excitations and processed by :mod:`nmm_core.signals`, exactly as a user's recordings would be.
+The deep channels (BRA, TRImed) are kept apart, in ``truth_excitation.sto``.
 
 Ground truth never comes from our own muscle code: the excitations of all six muscles are
 solved by ``MocoInverse`` on the subject's OpenSim model, with DeGroote-Fregly muscles (rigid
@@ -14,14 +15,19 @@ parameters to identify, which is the realistic amount of model mismatch.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import arm_model, config
-from .config import MUSCLE_NAMES, Subject
+from . import arm_model, config, muscle, signals, storage, trials
+from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
 
 HAND_LOADS = (0.0, 2.0, 4.0)  # kg
 POSTURES: Mapping[str, float] = MappingProxyType({"hanging": 0.0, "overhead": math.pi})
@@ -40,14 +46,15 @@ class CohortSubject:
     effort_weights : Mapping[str, float]
         Per-muscle weight of squared excitation in the effort the subject minimises; a larger
         weight makes the muscle share less load (motor strategy).
-    minimum_excitation : float
-        Excitation below which no muscle drops (co-contraction level), in [0, 0.2].
+    minimum_activation : float
+        Activation below which no muscle drops (co-contraction level), in [0, 0.2]; the
+        excitation may dip below it briefly so that activation can fall.
     """
 
     body: Subject
     electromechanical_delay: float
     effort_weights: Mapping[str, float]
-    minimum_excitation: float
+    minimum_activation: float
 
     @property
     def name(self) -> str:
@@ -60,7 +67,7 @@ def make_cohort(n_subjects: int = 5, seed: int = 2025) -> tuple[CohortSubject, .
     Ranges (uniform unless said): segment length scale 0.92-1.08; forearm mass scale
     0.85-1.2; per-muscle strength log-normal (sd 0.15) clipped to 0.7-1.4; optimal fiber
     length scale 0.92-1.08 and tendon slack length scale 0.96-1.04 per muscle; delay 30-70 ms;
-    effort weights log-normal (sd 0.4); minimum excitation 0.01-0.06.
+    effort weights log-normal (sd 0.4); minimum activation 0.01-0.06.
     """
     rng = np.random.default_rng(seed)
     subjects = []
@@ -78,7 +85,7 @@ def make_cohort(n_subjects: int = 5, seed: int = 2025) -> tuple[CohortSubject, .
             body=body,
             electromechanical_delay=float(rng.uniform(0.03, 0.07)),
             effort_weights=MappingProxyType(per_muscle(lambda: rng.lognormal(0, 0.4))),
-            minimum_excitation=float(rng.uniform(0.01, 0.06)),
+            minimum_activation=float(rng.uniform(0.01, 0.06)),
         ))
     return tuple(subjects)
 
@@ -139,7 +146,10 @@ def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interva
     """Excitations and activations of the six muscles for a trial, solved by ``MocoInverse``.
 
     The shoulder is prescribed still and balanced by a strong, cheap reserve; the elbow has no
-    reserve, so the muscles alone produce the elbow torque.
+    reserve, so the muscles alone produce the elbow torque. Moco's controls are activations
+    (activation dynamics ignored); a cubic spline through them gives activation and its rate at
+    the kinematics rate, :func:`excitation_from_activation` the excitation, and the returned
+    activation is integrated back from that excitation (what the stored truth implies).
 
     Returns
     -------
@@ -151,7 +161,10 @@ def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interva
 
     time, angle = spec.kinematics()
     model = arm_model.build_arm_model(subject.body, spec.hand_load, spec.shoulder_angle)
-    arm_model.use_degroote_fregly_muscles(model, ignore_activation_dynamics=False)
+    # Moco solves for activations directly (no activation dynamics): minimum-effort solutions
+    # with activation dynamics chatter from one collocation point to the next, which no EMG
+    # shows. The excitations are then recovered by inverting the activation dynamics.
+    arm_model.use_degroote_fregly_muscles(model, ignore_activation_dynamics=True)
     model.updCoordinateSet().get("shoulder_elevation").setDefaultLocked(False)
     reserve = osim.CoordinateActuator("shoulder_elevation")
     reserve.setName("shoulder_reserve")
@@ -171,24 +184,60 @@ def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interva
     effort = osim.MocoControlGoal.safeDownCast(problem.updGoal("excitation_effort"))
     for name in MUSCLE_NAMES:
         effort.setWeightForControl(f"/forceset/{name}", float(subject.effort_weights[name]))
-        problem.setControlInfo(f"/forceset/{name}", osim.MocoBounds(subject.minimum_excitation, 1.0))
+        problem.setControlInfo(f"/forceset/{name}", osim.MocoBounds(subject.minimum_activation, 1.0))
     solver = osim.MocoCasADiSolver.safeDownCast(study.updSolver())
     solver.set_verbosity(0)
     solver.set_optim_ipopt_print_level(0)
+    solver.set_parallel(0)  # one thread per solve: the cohort runs one solve per core
+    solver.set_transcription_scheme("trapezoidal")
     solution = study.solve()
     if not solution.success():
         raise RuntimeError(f"MocoInverse failed for subject {subject.name}, trial {spec}: "
                            f"{solution.getStatus()}")
+    from scipy.interpolate import CubicSpline
+
     solved_time = np.asarray(solution.getTimeMat())
     controls = np.asarray(solution.getControlsTrajectoryMat())
-    states = np.asarray(solution.getStatesTrajectoryMat())
     control_names = list(solution.getControlNames())
-    state_names = list(solution.getStateNames())
-    excitation = np.column_stack([np.interp(time, solved_time, controls[:, control_names.index(f"/forceset/{m}")])
-                                  for m in MUSCLE_NAMES])
-    activation = np.column_stack([np.interp(time, solved_time, states[:, state_names.index(f"/forceset/{m}/activation")])
-                                  for m in MUSCLE_NAMES])
-    return {"time": time, "elbow_angle": angle, "excitation": excitation, "activation": activation}
+    columns = [control_names.index(f"/forceset/{m}") for m in MUSCLE_NAMES]
+    spline = CubicSpline(solved_time, controls[:, columns], axis=0)
+    activation = np.clip(spline(time), subject.minimum_activation, 1.0)
+    activation[0] = activation[1] = activation[2]  # start at rest: excitation[0] = activation[0]
+    # The floor applies to activation; the excitation may dip below it to let activation fall.
+    excitation = excitation_from_activation(activation, 1.0 / KINEMATICS_RATE)
+    return {"time": time, "elbow_angle": angle, "excitation": excitation,
+            "activation": muscle.activation_dynamics(excitation, 1.0 / KINEMATICS_RATE)}
+
+
+def excitation_from_activation(activation, time_step: float):
+    """Invert the discrete activation dynamics: excitations that reproduce ``activation``.
+
+    For each step k, the excitation held over the step is the u in [0, 1] for which
+    :func:`nmm_core.muscle.activation_step` maps a[k] to a[k+1]; the step is increasing in u,
+    so bisection finds it (u = 0 or 1 where the target cannot be reached). Integrating the
+    result with :func:`nmm_core.muscle.activation_dynamics` gives back ``activation``.
+
+    Parameters
+    ----------
+    activation : ndarray
+        Shape (T, n), in [0, 1].
+    time_step : float
+        s.
+
+    Returns
+    -------
+    ndarray
+        Excitations, shape (T, n) (the last sample repeats the one before).
+    """
+    start, target = activation[:-1], activation[1:]
+    low, high = np.zeros_like(start), np.ones_like(start)
+    for _ in range(50):
+        middle = 0.5 * (low + high)
+        too_low = muscle.activation_step(start, middle, time_step) < target
+        low = np.where(too_low, middle, low)
+        high = np.where(too_low, high, middle)
+    excitation = 0.5 * (low + high)
+    return np.vstack([excitation, excitation[-1:]])
 
 
 def torque_consistency(subject: CohortSubject, spec: TrialSpec, truth: Mapping) -> dict:
@@ -206,8 +255,304 @@ def torque_consistency(subject: CohortSubject, spec: TrialSpec, truth: Mapping) 
                                            spec.shoulder_angle, speed, acceleration)
     forces, _, _ = arm_model.opensim_muscle_forces(subject.body, angle, speed, truth["activation"],
                                                    spec.shoulder_angle)
-    geometry = arm_model.fit_muscle_geometry(subject.body, spec.shoulder_angle)
-    muscle_torque = np.sum(geometry.moment_arm(angle) * forces, axis=-1)
+    # OpenSim's own moment arms, not the learner's polynomial fit: the truth owes nothing to it.
+    _, moment_arms = arm_model.sample_muscle_geometry(
+        arm_model.build_arm_model(subject.body, 0.0, spec.shoulder_angle), angle)
+    muscle_torque = np.sum(moment_arms * forces, axis=-1)
     span = np.ptp(reference)
     nrmse = float(np.sqrt(np.mean((muscle_torque - reference) ** 2)) / span)
     return {"inverse_dynamics": reference, "muscle_torque": muscle_torque, "nrmse": nrmse}
+
+
+# --------------------------------------------------------------------------------------------
+# Trial plan, surface EMG, and the generation of the whole cohort.
+# --------------------------------------------------------------------------------------------
+COHORT_VERSION = 1
+DEFAULT_SEED = 2025
+RAW_EMG_RATE = 2000.0  # Hz
+MAX_TORQUE_NRMSE = 0.02
+#: (posture, cycle duration s, low angle rad, high angle rad) per trial and load; jittered
+#: +-10 % per subject. Four hanging trials per load at different speeds and amplitudes, and two
+#: overhead ones in which gravity flexes the elbow and the extensors must work.
+FULL_PLAN = (("hanging", 3.0, 0.15, 2.0), ("hanging", 2.0, 0.3, 1.8), ("hanging", 1.4, 0.2, 1.6),
+             ("hanging", 1.0, 0.5, 1.9), ("overhead", 2.5, 0.3, 2.0), ("overhead", 1.4, 0.4, 1.8))
+QUICK_PLAN = (("hanging", 1.6, 0.3, 1.8), ("overhead", 1.6, 0.3, 1.8))
+#: Crosstalk into each surface electrode (rows, SURFACE_MUSCLES order) from each muscle
+#: (columns, MUSCLE_NAMES order): the two biceps heads see each other and the brachialis
+#: beneath; the two superficial triceps heads see each other and the medial head.
+_CROSSTALK = {"BIClong": {"BICshort": 0.25, "BRA": 0.12},
+              "BICshort": {"BIClong": 0.25, "BRA": 0.15},
+              "TRIlong": {"TRIlat": 0.2, "TRImed": 0.12},
+              "TRIlat": {"TRIlong": 0.2, "TRImed": 0.18}}
+
+
+def trial_plan(subject_index: int, quick: bool = False, seed: int = DEFAULT_SEED) -> list[tuple[str, TrialSpec]]:
+    """Trials of one subject: ``(trial_id, spec)`` for each hand load and plan entry."""
+    rng = np.random.default_rng([seed, subject_index, 1])
+    plan = []
+    for load in HAND_LOADS:
+        for k, (posture, cycle, low, high) in enumerate(QUICK_PLAN if quick else FULL_PLAN):
+            jitter = rng.uniform(0.9, 1.1, 3)
+            spec = TrialSpec(load, posture, float(low * jitter[0]), float(min(high * jitter[1], 2.2)),
+                             float(cycle * jitter[2]), n_cycles=1 if quick else 2)
+            plan.append((f"{posture}_{load:g}kg_{k + 1}", spec))
+    return plan
+
+
+def crosstalk_matrix(subject_index: int, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Mixing of the six muscles into the four surface electrodes, shape (4, 6), per subject."""
+    rng = np.random.default_rng([seed, subject_index, 2])
+    matrix = np.zeros((len(SURFACE_MUSCLES), len(MUSCLE_NAMES)))
+    for i, channel in enumerate(SURFACE_MUSCLES):
+        matrix[i, MUSCLE_NAMES.index(channel)] = 1.0
+        for source, gain in _CROSSTALK[channel].items():
+            matrix[i, MUSCLE_NAMES.index(source)] = gain * rng.uniform(0.7, 1.3)
+    return matrix
+
+
+#: Raw EMG is recorded this long before and after each trial (s), as a real recording would be,
+#: so the zero-phase filters' start-up transients fall outside the trial.
+RECORDING_MARGIN = 0.5
+
+
+def _emg_from_excitation(excitation, time, subject: CohortSubject, crosstalk, seed):
+    """Raw surface EMG for excitations (T, 6) sampled at ``time``; EMG leads force by the delay.
+
+    Returns raw EMG (T_raw, 4) and its time stamps (s, same clock as ``time``), covering
+    ``RECORDING_MARGIN`` before and after the trial (excitations held at their end values).
+    """
+    rate = 1.0 / np.mean(np.diff(time))
+    pad = int(round(RECORDING_MARGIN * rate))
+    padded_time = np.concatenate([time[0] - np.arange(pad, 0, -1) / rate, time,
+                                  time[-1] + np.arange(1, pad + 1) / rate])
+    shifted = np.column_stack([np.interp(padded_time + subject.electromechanical_delay, time, excitation[:, j])
+                               for j in range(excitation.shape[1])])
+    raw, raw_time = signals.simulate_raw_emg(np.clip(shifted, 0, 1), rate, raw_rate=RAW_EMG_RATE,
+                                             crosstalk=crosstalk, seed=seed)
+    return raw, raw_time + padded_time[0]
+
+
+def mvc_trials(subject: CohortSubject, subject_index: int, seed: int = DEFAULT_SEED):
+    """Simulated maximum voluntary contractions (isometric, elbow at 90 deg).
+
+    Returns
+    -------
+    dict
+        ``{"flexion"|"extension": (time, raw (T_raw, 4))}`` and ``"mvc_peak"`` (4,): the
+        largest 0.5 s moving-average envelope of each surface channel over both trials.
+    """
+    time = np.arange(0, 4.0 + 1e-9, 0.01)
+    ramp = np.clip(np.minimum(time - 0.5, 3.5 - time) / 0.5, 0, 1)
+    crosstalk = crosstalk_matrix(subject_index, seed)
+    out, peaks = {}, []
+    for k, (kind, muscles) in enumerate((("flexion", config.FLEXORS), ("extension", config.EXTENSORS))):
+        excitation = np.full((time.size, len(MUSCLE_NAMES)), subject.minimum_activation)
+        for m in muscles:
+            excitation[:, MUSCLE_NAMES.index(m)] = np.maximum(ramp, subject.minimum_activation)
+        raw, raw_time = _emg_from_excitation(excitation, time, subject, crosstalk,
+                                             seed=int(np.random.SeedSequence([seed, subject_index, 3, k]).generate_state(1)[0]))
+        envelope, _ = signals.process_emg(raw, RAW_EMG_RATE)
+        peaks.append(signals.mvc_peak(envelope, RAW_EMG_RATE))
+        out[kind] = (raw_time, raw)
+    out["mvc_peak"] = np.max(peaks, axis=0)
+    return out
+
+
+def _code_fingerprint() -> str:
+    digest = hashlib.sha256(str(COHORT_VERSION).encode())
+    for module in ("cohort", "arm_model", "signals", "config", "trials", "muscle"):
+        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cohort_fingerprint(quick: bool, seed: int) -> str:
+    """What a generated cohort depends on: code, seed and mode."""
+    return hashlib.sha256(f"{_code_fingerprint()}|{seed}|{quick}".encode()).hexdigest()[:16]
+
+
+def _generate_trial(task) -> dict:
+    """Worker: solve, check, synthesise and write one trial; return its summary."""
+    directory, subject_index, trial_id, spec, mvc_peak, seed, fingerprint = task
+    subject = make_cohort(seed=seed)[subject_index]  # rebuilt here: records hold mappingproxies
+    truth = solve_true_excitations(subject, spec)
+    check = torque_consistency(subject, spec, truth)
+    if check["nrmse"] > MAX_TORQUE_NRMSE:
+        raise RuntimeError(f"{subject.name}/{trial_id}: muscle torque from the true activations "
+                           f"misses OpenSim ID by NRMSE {check['nrmse']:.3%} (> {MAX_TORQUE_NRMSE:.0%}).")
+    time = truth["time"]
+    trial_seed = int(np.random.SeedSequence([seed, subject_index, 4, sum(map(ord, trial_id))]).generate_state(1)[0])
+    raw, raw_time = _emg_from_excitation(truth["excitation"], time, subject,
+                                         crosstalk_matrix(subject_index, seed), trial_seed)
+    envelope, _ = signals.process_emg(raw, RAW_EMG_RATE, mvc_peak=mvc_peak, target_time=time - raw_time[0])
+    summary = {
+        "subject": subject.name, "trial": trial_id, "posture": spec.posture,
+        "hand_load_kg": spec.hand_load, "duration_s": spec.duration,
+        "cycle_duration_s": spec.cycle_duration, "low_angle_rad": spec.low_angle,
+        "high_angle_rad": spec.high_angle, "torque_nrmse": check["nrmse"],
+        "mean_excitation": {m: float(truth["excitation"][:, j].mean()) for j, m in enumerate(MUSCLE_NAMES)},
+        "peak_excitation": {m: float(truth["excitation"][:, j].max()) for j, m in enumerate(MUSCLE_NAMES)},
+        "fingerprint": fingerprint,
+    }
+    trial = trials.Trial(
+        name=trial_id, subject=subject.name, time=time, elbow_angle=truth["elbow_angle"],
+        torque=check["inverse_dynamics"], emg=envelope, emg_channels=SURFACE_MUSCLES,
+        hand_load=spec.hand_load, shoulder_angle=spec.shoulder_angle,
+        truth={m: truth["excitation"][:, j] for j, m in enumerate(MUSCLE_NAMES)},
+        metadata={"source": "nmm virtual cohort", "summary": summary,
+                  "deep_muscles": list(DEEP_MUSCLES), "raw_emg_rate_hz": RAW_EMG_RATE},
+    )
+    trials.save_trial(directory, trial, raw_emg=(raw_time, raw))
+    return summary
+
+
+def _subject_record(subject: CohortSubject, subject_index: int, seed: int) -> dict:
+    body = subject.body
+    return {
+        "name": subject.name, "index": subject_index,
+        "segment_length_scale": body.segment_length_scale,
+        "forearm_mass_scale": body.forearm_mass_scale,
+        "max_isometric_force_scale": dict(body.max_isometric_force_scale),
+        "optimal_fiber_length_scale": dict(body.optimal_fiber_length_scale),
+        "tendon_slack_length_scale": dict(body.tendon_slack_length_scale),
+        "electromechanical_delay_s": subject.electromechanical_delay,
+        "effort_weights": dict(subject.effort_weights),
+        "minimum_activation": subject.minimum_activation,
+        "crosstalk": {"channels": list(SURFACE_MUSCLES), "sources": list(MUSCLE_NAMES),
+                      "matrix": crosstalk_matrix(subject_index, seed).tolist()},
+        "muscles": {m: dataclasses.asdict(body.muscle(m)) for m in MUSCLE_NAMES},
+    }
+
+
+def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,
+                    workers: int | None = None, progress: bool = True,
+                    subjects: Sequence[str] | None = None) -> Path:
+    """Generate (or complete) the virtual cohort in ``directory``.
+
+    Trials already written with the current fingerprint are skipped, so an interrupted run
+    resumes where it stopped; every trial folder is written atomically. Trials are solved in
+    parallel on ``workers`` processes (default: all cores). ``subjects`` restricts generation
+    to some subjects (e.g. ``["S01"]``); ``cohort.json`` then lists only those.
+
+    Returns
+    -------
+    pathlib.Path
+        ``directory``, which then holds ``cohort.json`` and one folder per subject.
+    """
+    from tqdm import tqdm
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    fingerprint = cohort_fingerprint(quick, seed)
+    everyone = make_cohort(seed=seed)
+    chosen = [s.name for s in everyone] if subjects is None else list(subjects)
+    unknown = sorted(set(chosen) - {s.name for s in everyone})
+    if unknown:
+        raise ValueError(f"Unknown subjects {unknown}; the cohort has {[s.name for s in everyone]}.")
+    tasks, summaries = [], []
+    for index, subject in enumerate(everyone):
+        if subject.name not in chosen:
+            continue
+        folder = directory / subject.name
+        folder.mkdir(exist_ok=True)
+        (folder / "subject.json").write_text(json.dumps(_subject_record(subject, index, seed), indent=1))
+        arm_model.save_model(arm_model.build_arm_model(subject.body), folder / f"{subject.name}.osim")
+        mvc = mvc_trials(subject, index, seed)
+        for kind in ("flexion", "extension"):
+            path = folder / "mvc" / f"{kind}_emg_raw.sto"
+            path.parent.mkdir(exist_ok=True)
+            storage.write_sto(path, *mvc[kind], list(SURFACE_MUSCLES), name=f"mvc_{kind}")
+        for trial_id, spec in trial_plan(index, quick, seed):
+            trial_dir = folder / "trials" / trial_id
+            done = _existing_summary(trial_dir, fingerprint)
+            if done is not None:
+                summaries.append(done)
+            else:
+                tasks.append((trial_dir, index, trial_id, spec, mvc["mvc_peak"], seed, fingerprint))
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(tasks), desc=f"cohort ({'quick' if quick else 'full'})", unit="trial",
+               disable=not progress)
+    if workers == 1:
+        for task in tasks:
+            summaries.append(_generate_trial(task))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(_generate_trial, task) for task in tasks]):
+                summaries.append(future.result())
+                bar.update()
+    bar.close()
+    summaries.sort(key=lambda s: (s["subject"], s["trial"]))
+    record = {"format": "nmm-virtual-cohort", "version": COHORT_VERSION, "seed": seed,
+              "mode": "quick" if quick else "full", "fingerprint": fingerprint,
+              "subjects": chosen,
+              "surface_muscles": list(SURFACE_MUSCLES), "deep_muscles": list(DEEP_MUSCLES),
+              "kinematics_rate_hz": KINEMATICS_RATE, "raw_emg_rate_hz": RAW_EMG_RATE,
+              "trials": summaries}
+    (directory / "cohort.json").write_text(json.dumps(record, indent=1))
+    return directory
+
+
+def _existing_summary(trial_dir: Path, fingerprint: str) -> dict | None:
+    try:
+        meta = json.loads((trial_dir / "trial.json").read_text())
+    except (OSError, ValueError):
+        return None
+    summary = meta.get("summary", {})
+    return summary if summary.get("fingerprint") == fingerprint else None
+
+
+def cohort_name(quick: bool = False) -> str:
+    """Name of the cohort's entry in :mod:`data_download`."""
+    return "virtual-cohort-quick" if quick else "virtual-cohort"
+
+
+def cohort_dir(quick: bool = False, seed: int = DEFAULT_SEED) -> Path:
+    """Folder of the default cohort in the data cache, generated first if absent or stale.
+
+    A cohort generated by other code or another seed (its ``cohort.json`` fingerprint differs)
+    is regenerated; the old copy is removed only once the new one is complete.
+    """
+    import shutil
+
+    import data_download
+
+    if seed != DEFAULT_SEED:
+        raise ValueError(f"The cached cohort uses seed {DEFAULT_SEED}; for seed {seed}, call "
+                         "generate_cohort(directory, seed=seed) with a folder of your choice.")
+    name = cohort_name(quick)
+    path = data_download.fetch(name, progress=True)
+    expected = cohort_fingerprint(quick, seed)
+    try:
+        found = json.loads((path / "cohort.json").read_text()).get("fingerprint")
+    except (OSError, ValueError):
+        found = None
+    if found == expected:
+        return path
+    stale = path.with_name(f".{name}.stale-{found}")
+    os.replace(path, stale)
+    try:
+        path = data_download.fetch(name, progress=True)
+    except BaseException:
+        if not path.exists():
+            os.replace(stale, path)  # keep what the user had if regeneration fails
+        raise
+    shutil.rmtree(stale, ignore_errors=True)
+    return path
+
+
+def load_cohort(directory=None, quick: bool = False) -> dict[str, list]:
+    """All trials of a generated cohort, ``{subject: [Trial, ...]}`` (generated if absent)."""
+    directory = Path(directory) if directory is not None else cohort_dir(quick)
+    record_path = directory / "cohort.json"
+    if not record_path.is_file():
+        raise FileNotFoundError(f"{record_path} is missing: {directory} is not a generated cohort. "
+                                "Generate it with nmm_core.cohort.generate_cohort or "
+                                "`python -m data_download fetch virtual-cohort`.")
+    record = json.loads(record_path.read_text())
+    out = {}
+    for name in record["subjects"]:
+        trial_dirs = sorted((directory / name / "trials").iterdir())
+        out[name] = [trials.load_trial(d, required_channels=SURFACE_MUSCLES,
+                                       expected_rate=record["kinematics_rate_hz"])
+                     for d in trial_dirs if not d.name.startswith(".")]
+    return out

@@ -276,11 +276,8 @@ def activation_dynamics(excitation, time_step, activation_time_constant=0.010,
     activation = first if initial_activation is None else initial_activation
 
     def step(current, u):
-        gap = u - current
-        safe_gap = xp.where(xp.abs(gap) > 1e-9, gap, 1e-9)  # rate = (da/dt)/gap, finite at 0
-        rate = activation_derivative(u, current, activation_time_constant,
-                                     deactivation_time_constant, smoothing) / safe_gap
-        return u + (current - u) * xp.exp(-time_step * rate)
+        return activation_step(current, u, time_step, activation_time_constant,
+                               deactivation_time_constant, smoothing)
 
     if xp is np:
         samples = np.moveaxis(np.asarray(excitation, dtype=float), -2, 0)
@@ -297,6 +294,30 @@ def activation_dynamics(excitation, time_step, activation_time_constant=0.010,
 
     _, trajectory = xp.scan(scan_step, activation, time_major)
     return xp.moveaxis(trajectory, 0, -2)
+
+
+def activation_step(activation, excitation, time_step, activation_time_constant=0.010,
+                    deactivation_time_constant=0.040, smoothing=ACTIVATION_SMOOTHING):
+    """One exponential-Euler step of activation dynamics (see :func:`activation_dynamics`).
+
+    Parameters
+    ----------
+    activation, excitation : array_like
+        a at the start of the step and u held over it, in [0, 1], broadcastable shapes.
+    time_step : float
+        s.
+
+    Returns
+    -------
+    array
+        a at the end of the step.
+    """
+    xp = array_namespace(activation, excitation)
+    gap = excitation - activation
+    safe_gap = xp.where(xp.abs(gap) > 1e-9, gap, 1e-9)  # rate = (da/dt)/gap, finite at 0
+    rate = activation_derivative(excitation, activation, activation_time_constant,
+                                 deactivation_time_constant, smoothing) / safe_gap
+    return excitation + (activation - excitation) * xp.exp(-time_step * rate)
 
 
 def nonlinear_activation(neural_activation, shape_factor):

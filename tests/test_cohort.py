@@ -14,7 +14,7 @@ def test_cohort_is_reproducible_and_subjects_differ():
     assert [s.name for s in first] == ["S01", "S02", "S03", "S04", "S05"]
     for subject in first:
         assert 0.03 <= subject.electromechanical_delay <= 0.07
-        assert 0.01 <= subject.minimum_excitation <= 0.06
+        assert 0.01 <= subject.minimum_activation <= 0.06
 
 
 def test_trial_kinematics_stay_in_range_and_are_smooth():
@@ -34,9 +34,66 @@ def test_moco_truth_reproduces_inverse_dynamics_and_loads_the_deep_muscle(postur
     spec = cohort.TrialSpec(4.0, posture, 0.3, 2.0, 1.2, n_cycles=1)
     truth = cohort.solve_true_excitations(subject, spec)
     assert truth["excitation"].shape == (truth["time"].size, 6)
-    assert truth["excitation"].min() >= subject.minimum_excitation - 1e-6
+    assert truth["activation"].min() >= subject.minimum_activation - 1e-6
+    assert truth["excitation"].min() >= 0 and truth["excitation"].max() <= 1
     check = cohort.torque_consistency(subject, spec, truth)
     assert check["nrmse"] <= 0.02
     # The deep muscle does real work in this posture (not stuck at its floor).
     deep = truth["excitation"][:, config.MUSCLE_NAMES.index(deep_muscle)]
-    assert deep.max() > subject.minimum_excitation + 0.1
+    assert deep.max() > subject.minimum_activation + 0.1
+
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory):
+    """The quick cohort of one subject, generated as a user would (two worker processes)."""
+    directory = tmp_path_factory.mktemp("cohort")
+    cohort.generate_cohort(directory, quick=True, subjects=["S02"], progress=False)
+    return directory
+
+
+@pytest.mark.opensim
+def test_every_generated_trial_reproduces_opensim_inverse_dynamics(small_cohort):
+    """Stored truth -> activation dynamics -> OpenSim's own muscle forces -> torque vs stored ID."""
+    from nmm_core import arm_model, muscle
+
+    subject = cohort.make_cohort()[1]
+    loaded = cohort.load_cohort(small_cohort)["S02"]
+    assert len(loaded) == len(cohort.HAND_LOADS) * len(cohort.QUICK_PLAN)
+    for trial in loaded:
+        excitation = np.column_stack([trial.truth[m] for m in config.MUSCLE_NAMES])
+        activation = muscle.activation_dynamics(excitation, 1 / trial.rate)
+        speed = trial.elbow_speed
+        forces, _, _ = arm_model.opensim_muscle_forces(subject.body, trial.elbow_angle, speed,
+                                                       activation, trial.shoulder_angle)
+        _, moment_arms = arm_model.sample_muscle_geometry(
+            arm_model.build_arm_model(subject.body, 0.0, trial.shoulder_angle), trial.elbow_angle)
+        torque = np.sum(moment_arms * forces, axis=1)
+        nrmse = np.sqrt(np.mean((torque - trial.torque) ** 2)) / np.ptp(trial.torque)
+        assert nrmse <= 0.02, f"{trial.name}: NRMSE {nrmse:.3%}"
+        assert trial.metadata["summary"]["torque_nrmse"] <= 0.02
+        # The stored torque is OpenSim's ID of the stored kinematics.
+        reference = arm_model.inverse_dynamics(subject.body, trial.time, trial.elbow_angle,
+                                               trial.hand_load, trial.shoulder_angle)
+        np.testing.assert_allclose(trial.torque, reference, atol=1e-6 * np.abs(reference).max())
+
+
+def test_surface_emg_tracks_its_muscle_and_deep_channels_stay_hidden(small_cohort):
+    subject = cohort.make_cohort()[1]
+    for trial in cohort.load_cohort(small_cohort)["S02"]:
+        assert set(trial.emg_channels) == set(config.SURFACE_MUSCLES)
+        assert not set(config.DEEP_MUSCLES) & set(trial.emg_channels)
+        assert set(config.DEEP_MUSCLES) <= set(trial.truth)
+        for name in trial.emg_channels:
+            # EMG leads the force by the subject's delay.
+            truth = np.interp(trial.time + subject.electromechanical_delay, trial.time, trial.truth[name])
+            if truth.std() > 0.03:
+                r = np.corrcoef(truth, trial.channel(name))[0, 1]
+                assert r > 0.8, f"{trial.name}/{name}: r = {r:.2f}"
+
+
+def test_rerun_skips_finished_trials(small_cohort):
+    marks = {p: p.stat().st_mtime_ns for p in small_cohort.glob("S02/trials/*/trial.json")}
+    cohort.generate_cohort(small_cohort, quick=True, subjects=["S02"], progress=False)
+    assert {p: p.stat().st_mtime_ns for p in marks} == marks
+    with pytest.raises(ValueError, match="Unknown subjects"):
+        cohort.generate_cohort(small_cohort, quick=True, subjects=["S09"], progress=False)
