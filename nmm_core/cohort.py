@@ -14,11 +14,13 @@ parameters to identify, which is the realistic amount of model mismatch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from types import MappingProxyType
@@ -190,7 +192,8 @@ def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interva
     solver.set_optim_ipopt_print_level(0)
     solver.set_parallel(0)  # one thread per solve: the cohort runs one solve per core
     solver.set_transcription_scheme("trapezoidal")
-    solution = study.solve()
+    with _scratch_working_directory():  # Moco drops a "delete_this_to_stop_optimization" file
+        solution = study.solve()
     if not solution.success():
         raise RuntimeError(f"MocoInverse failed for subject {subject.name}, trial {spec}: "
                            f"{solution.getStatus()}")
@@ -238,6 +241,17 @@ def excitation_from_activation(activation, time_step: float):
         high = np.where(too_low, high, middle)
     excitation = 0.5 * (low + high)
     return np.vstack([excitation, excitation[-1:]])
+
+
+@contextlib.contextmanager
+def _scratch_working_directory():
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="nmm-moco-") as scratch:
+        os.chdir(scratch)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
 
 
 def torque_consistency(subject: CohortSubject, spec: TrialSpec, truth: Mapping) -> dict:
