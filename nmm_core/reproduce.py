@@ -25,6 +25,7 @@ from .config import REPO_ROOT
 #: (chapter name, parameters of the full run, overrides for the quick run)
 CHAPTERS: tuple[tuple[str, dict, dict], ...] = (
     ("arm_model", {"quick": False}, {"quick": True}),
+    ("cohort", {"quick": False}, {"quick": True}),
 )
 GENERATED = Path("book") / "_generated"
 

@@ -1,6 +1,7 @@
 """The runner and the strict book build, on a copy of the book sources in a temporary folder."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,10 +64,14 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     shutil.copytree(REPO_ROOT / "book", tmp_path / "book",
                     ignore=shutil.ignore_patterns("_generated"))
     shutil.copytree(REPO_ROOT / "notebooks", tmp_path / "notebooks")
+    env = {**os.environ, "NMM_DATA_DIR": str(tmp_path / "data")}  # the quick cohort lands here
     run = subprocess.run([sys.executable, "-m", "nmm_core.reproduce", "--quick", "--root", str(tmp_path)],
-                         capture_output=True, text=True, timeout=900)
+                         capture_output=True, text=True, timeout=900, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     page = (tmp_path / "_build/html/book/_generated/arm_model.html").read_text()
     assert page.count("<img") >= 4  # the four figures of the chapter
     assert "pasted-text" in page  # glued numbers were inserted
     assert (tmp_path / "_build/html/book/intro.html").is_file()
+    cohort_page = (tmp_path / "_build/html/book/_generated/cohort.html").read_text()
+    assert cohort_page.count("<table") >= 4 and cohort_page.count("<img") >= 3
+    assert (tmp_path / "data/downloads/virtual-cohort-quick/cohort.json").is_file()
