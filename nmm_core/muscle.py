@@ -383,4 +383,4 @@ def _expand_like(xp, index, signal):
     """Broadcast a (T, C) index to the leading batch dimensions of ``signal``."""
     for _ in range(len(signal.shape) - 2):
         index = xp.expand_dims(index, 0)
-    return xp.broadcast_to(index, tuple(signal.shape))
+    return xp.broadcast_to(index, xp.shape(signal))  # dynamic: the batch size may be unknown

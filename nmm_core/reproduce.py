@@ -22,10 +22,12 @@ from pathlib import Path
 
 from .config import REPO_ROOT
 
-#: (chapter name, parameters of the full run, overrides for the quick run)
-CHAPTERS: tuple[tuple[str, dict, dict], ...] = (
-    ("arm_model", {"quick": False}, {"quick": True}),
-    ("cohort", {"quick": False}, {"quick": True}),
+SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
+#: (executed notebook name, jupytext source name, parameters of the full run, quick overrides)
+CHAPTERS: tuple[tuple[str, str, dict, dict], ...] = (
+    ("arm_model", "arm_model", {"quick": False}, {"quick": True}),
+    ("cohort", "cohort", {"quick": False}, {"quick": True}),
+    *((f"nmm_{s}", "nmm_subject", {"subject": s, "quick": False}, {"quick": True}) for s in SUBJECTS),
 )
 GENERATED = Path("book") / "_generated"
 
@@ -65,12 +67,17 @@ def _failed_cell(notebook_path: Path) -> str:
     return "unknown cell"
 
 
-def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False) -> str:
-    """Execute one chapter; return "skipped" or "executed", raise RuntimeError on failure."""
+def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False,
+                    source_name: str | None = None) -> str:
+    """Execute one chapter; return "skipped" or "executed", raise RuntimeError on failure.
+
+    ``name`` is the executed notebook's name; ``source_name`` the jupytext source's (default:
+    the same), so one source can give several chapters (one per subject).
+    """
     import jupytext
     import papermill
 
-    source = root / "notebooks" / f"{name}.md"
+    source = root / "notebooks" / f"{source_name or name}.md"
     if not source.is_file():
         raise FileNotFoundError(f"Notebook source {source} is missing; expected a jupytext MyST file.")
     out_dir = root / GENERATED
@@ -128,11 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         from tqdm import tqdm
 
         progress = tqdm(CHAPTERS, desc="notebooks", unit="notebook")
-        for name, full, quick in progress:
+        for name, source_name, full, quick in progress:
             parameters = {**full, **quick} if args.quick else dict(full)
             progress.set_postfix_str(name)
             try:
-                status = execute_chapter(root, name, parameters, force=args.force)
+                status = execute_chapter(root, name, parameters, force=args.force, source_name=source_name)
                 progress.write(f"{name}: {status}")
             except (RuntimeError, FileNotFoundError) as error:
                 failures.append(str(error))

@@ -64,7 +64,8 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     shutil.copytree(REPO_ROOT / "book", tmp_path / "book",
                     ignore=shutil.ignore_patterns("_generated"))
     shutil.copytree(REPO_ROOT / "notebooks", tmp_path / "notebooks")
-    env = {**os.environ, "NMM_DATA_DIR": str(tmp_path / "data")}  # the quick cohort lands here
+    env = {**os.environ, "NMM_DATA_DIR": str(tmp_path / "data"),  # the quick cohort lands here
+           "NMM_RESULTS_DIR": str(tmp_path / "results")}
     run = subprocess.run([sys.executable, "-m", "nmm_core.reproduce", "--quick", "--root", str(tmp_path)],
                          capture_output=True, text=True, timeout=900, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -75,3 +76,7 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     cohort_page = (tmp_path / "_build/html/book/_generated/cohort.html").read_text()
     assert cohort_page.count("<table") >= 4 and cohort_page.count("<img") >= 3
     assert (tmp_path / "data/downloads/virtual-cohort-quick/cohort.json").is_file()
+    for subject in reproduce.SUBJECTS:
+        result = json.loads((tmp_path / "results" / subject / "nmm.json").read_text())
+        assert set(result) >= {"BRA", "TRImed", "torque", "train_seconds"}
+        assert (tmp_path / "_build/html/book/_generated" / f"nmm_{subject}.html").is_file()

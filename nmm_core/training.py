@@ -1,0 +1,225 @@
+"""Data preparation, training and evaluation of the NMM for one subject.
+
+OpenSim is used here once per subject, to fit the muscle paths of the subject's (scaled) model;
+training itself only sees arrays. Nothing in training reads the deep channels' truth: it is
+used by :func:`evaluate` alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import metrics
+from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
+from .trials import Trial
+
+FEATURES = ("elbow_angle", "elbow_speed", "hand_load", "shoulder_angle", *SURFACE_MUSCLES)
+
+
+@dataclasses.dataclass
+class TrialArrays:
+    """One trial as the model sees it (all on the kinematics time base, T samples)."""
+
+    trial: Trial
+    features: np.ndarray  # (T, 8), see FEATURES
+    surface: np.ndarray  # (T, 4)
+    length: np.ndarray  # (T, 6) m
+    speed: np.ndarray  # (T, 6) m/s
+    moment_arm: np.ndarray  # (T, 6) m
+    torque: np.ndarray  # (T,) N m
+
+    def inputs(self) -> dict:
+        return {"features": self.features, "surface": self.surface, "length": self.length,
+                "speed": self.speed, "moment_arm": self.moment_arm}
+
+
+def learner_subject(record: dict) -> Subject:
+    """What a user knows of a subject: anthropometry (the scaled model), not muscle scales."""
+    return Subject(record["name"], segment_length_scale=record["segment_length_scale"],
+                   forearm_mass_scale=record["forearm_mass_scale"])
+
+
+def prepare(trials: Sequence[Trial], subject: Subject) -> list[TrialArrays]:
+    """Model inputs for each trial, with muscle paths fitted on ``subject``'s OpenSim model."""
+    from .arm_model import fit_muscle_geometry
+
+    geometries = {}
+    out = []
+    for trial in trials:
+        key = round(trial.shoulder_angle, 6)
+        if key not in geometries:
+            geometries[key] = fit_muscle_geometry(subject, trial.shoulder_angle)
+        geometry = geometries[key]
+        speed = trial.elbow_speed
+        surface = np.column_stack([trial.channel(m) for m in SURFACE_MUSCLES])
+        features = np.column_stack([trial.elbow_angle - 1.1, speed / 5.0,
+                                    np.full(trial.time.size, trial.hand_load / 4.0),
+                                    np.full(trial.time.size, trial.shoulder_angle / np.pi), surface])
+        out.append(TrialArrays(trial, features.astype("float32"), surface.astype("float32"),
+                               geometry.length(trial.elbow_angle).astype("float32"),
+                               geometry.lengthening_speed(trial.elbow_angle, speed).astype("float32"),
+                               geometry.moment_arm(trial.elbow_angle).astype("float32"),
+                               trial.torque.astype("float32")))
+    return out
+
+
+def windows(arrays: Sequence[TrialArrays], window: int, stride: int) -> tuple[dict, np.ndarray]:
+    """Sliding windows over every trial: inputs dict of (N, window, ...) and torque (N, window)."""
+    parts, targets = {k: [] for k in ("features", "surface", "length", "speed", "moment_arm")}, []
+    for a in arrays:
+        n = a.torque.size
+        if n < window:
+            raise ValueError(f"Trial {a.trial.name!r} has {n} samples, fewer than the window ({window}); "
+                             "use a shorter window.")
+        starts = list(range(0, n - window + 1, stride))
+        if starts[-1] != n - window:
+            starts.append(n - window)  # cover the end of the trial too
+        for k, v in a.inputs().items():
+            parts[k].extend(v[s:s + window] for s in starts)
+        targets.extend(a.torque[s:s + window] for s in starts)
+    return {k: np.stack(v) for k, v in parts.items()}, np.stack(targets)
+
+
+def split(trials: Sequence[Trial], held_out_load: float = 2.0,
+          held_out_trials: Sequence[str] = ("4", "6")) -> dict[str, list[Trial]]:
+    """Train / held-out speeds / held-out load.
+
+    ``test_load``: every trial at ``held_out_load``. ``test_speed``: at the other loads, the
+    trials whose name ends in one of ``held_out_trials`` (in the full cohort, the fastest
+    hanging and the faster overhead trial). ``train``: the rest.
+    """
+    out = {"train": [], "test_speed": [], "test_load": []}
+    for trial in trials:
+        if trial.hand_load == held_out_load:
+            out["test_load"].append(trial)
+        elif trial.name.rsplit("_", 1)[-1] in held_out_trials:
+            out["test_speed"].append(trial)
+        else:
+            out["train"].append(trial)
+    if not out["train"]:
+        raise ValueError("No training trials left after the split; hold out fewer trials.")
+    return out
+
+
+def build_model(subject: Subject, window: int, backbone: str = "transformer", time_step: float = 0.01,
+                torque_scale: float = 5.0, trainable_parameters: bool = True, seed: int = 0,
+                smoothness_weight: float = 0.1, effort_weight: float = 0.0, prior_weight: float = 0.1,
+                learning_rate: float = 3e-3):
+    """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled)."""
+    import keras
+
+    from .network import NMM, MusclePhysics, make_backbone
+
+    keras.utils.set_random_seed(seed)
+    props = [subject.muscle(m) for m in MUSCLE_NAMES]
+    physics = MusclePhysics([p.max_isometric_force for p in props], [p.optimal_fiber_length for p in props],
+                            [p.tendon_slack_length for p in props],
+                            [p.pennation_angle_at_optimal for p in props], time_step,
+                            trainable_parameters=trainable_parameters, name="physics")
+    model = NMM(make_backbone(backbone, window, len(FEATURES)), physics, torque_scale=torque_scale,
+                smoothness_weight=smoothness_weight, effort_weight=effort_weight, prior_weight=prior_weight)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return model
+
+
+def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride: int = 8,
+          batch_size: int = 32, seed: int = 0, verbose: int = 0) -> tuple[dict, float]:
+    """Fit on windows of ``arrays``; return the history dict and the wall time (s)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x, y = windows(arrays, window, stride)
+    start = time.perf_counter()
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+    return history.history, time.perf_counter() - start
+
+
+def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
+    """Deep excitations over the whole trial (overlapping windows, averaged) and the torque the
+    physics block gives for them over the whole trial.
+
+    Returns ``{"deep": (T, 2), "torque": (T,)}``.
+    """
+    import keras
+
+    n = arrays.torque.size
+    starts = list(range(0, n - window + 1, window // 4))
+    if starts[-1] != n - window:
+        starts.append(n - window)
+    batch = np.stack([arrays.features[s:s + window] for s in starts])
+    deep_windows = keras.ops.convert_to_numpy(model.backbone(batch, training=False))
+    total = np.zeros((n, len(DEEP_MUSCLES)))
+    count = np.zeros((n, 1))
+    taper = np.hanning(window + 2)[1:-1, None]  # trust window centres more than edges
+    for s, d in zip(starts, deep_windows):
+        total[s:s + window] += taper * d
+        count[s:s + window] += taper
+    deep = (total / count).astype("float32")
+    torque = model.physics([deep[None], arrays.surface[None], arrays.length[None], arrays.speed[None],
+                            arrays.moment_arm[None]])
+    return {"deep": deep, "torque": keras.ops.convert_to_numpy(torque)[0]}
+
+
+def true_deep_emg(trial: Trial, electromechanical_delay: float) -> np.ndarray:
+    """The deep muscles' true EMG envelope (excitation, leading the force by the delay), (T, 2)."""
+    return np.column_stack([np.interp(trial.time + electromechanical_delay, trial.time, trial.truth[m])
+                            for m in DEEP_MUSCLES])
+
+
+def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanical_delay: float) -> dict:
+    """Scores on a set of trials: pooled, and per hand load.
+
+    Returns ``{"BRA": {"r", "rmse"}, "TRImed": {...}, "torque": {"rmse_Nm", "nrmse", "r2"},
+    "per_load": {load: same}, "predictions": {trial: {...}}}``.
+    """
+    predictions = {a.trial.name: predict_trial(model, a, window) for a in arrays}
+
+    def scores(selected):
+        truth = np.concatenate([true_deep_emg(a.trial, electromechanical_delay) for a in selected])
+        deep = np.concatenate([predictions[a.trial.name]["deep"] for a in selected])
+        torque = np.concatenate([predictions[a.trial.name]["torque"] for a in selected])
+        reference = np.concatenate([a.torque for a in selected])
+        out = {m: metrics.emg_scores(truth[:, j], deep[:, j]) for j, m in enumerate(DEEP_MUSCLES)}
+        out["torque"] = metrics.torque_scores(reference, torque)
+        return out
+
+    result = scores(arrays)
+    result["per_load"] = {f"{load:g}": scores([a for a in arrays if a.trial.hand_load == load])
+                          for load in sorted({a.trial.hand_load for a in arrays})}
+    result["predictions"] = predictions
+    return result
+
+
+def true_parameters(record: dict) -> dict:
+    """The subject's true values of the NMM's parameters (virtual cohort only), in the layout
+    of :meth:`nmm_core.network.MusclePhysics.identified_parameters`."""
+    from .network import GROUP_NAMES
+
+    constant = lambda value: {g: value for g in GROUP_NAMES}  # noqa: E731
+    return {
+        "shape_factor": constant(0.0),  # the cohort's muscles map excitation to activation linearly
+        "activation_time_constant": constant(0.010),
+        "deactivation_time_constant": constant(0.040),
+        "electromechanical_delay": constant(record["electromechanical_delay_s"]),
+        "max_isometric_force_scale": dict(record["max_isometric_force_scale"]),
+        "optimal_fiber_length_scale": dict(record["optimal_fiber_length_scale"]),
+        "tendon_slack_length_scale": dict(record["tendon_slack_length_scale"]),
+    }
+
+
+def write_results(path, method: str, subject: str, scores: dict, extra: dict | None = None) -> Path:
+    """Write one subject's results file (JSON) atomically; drops per-trial predictions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = {k: v for k, v in scores.items() if k != "predictions"}
+    payload = {"subject": subject, "method": method, **clean, **(extra or {})}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=float))
+    tmp.replace(path)
+    return path
