@@ -102,6 +102,9 @@ class MusclePhysics(keras.layers.Layer):
         unknown = sorted(set(self.initial) - set(PARAMETER_BOUNDS))
         if unknown:
             raise ValueError(f"Unknown parameters {unknown}; expected names from {sorted(PARAMETER_BOUNDS)}.")
+        # The weights do not depend on the input shape: make them now, so the parameters can be
+        # read (and a bad initial value reported) before the first call.
+        self.build(None)
 
     def build(self, input_shape):
         self.raw = {}

@@ -1,0 +1,139 @@
+"""The NMM's Keras layers against the foundation's muscle functions, and its training loop."""
+
+import keras
+import numpy as np
+import pytest
+
+from nmm_core import config, muscle, network, training
+from nmm_core.config import MUSCLE_NAMES
+
+T, DT = 48, 0.01
+SUBJECT = config.Subject("net", segment_length_scale=1.03)
+PROPS = [SUBJECT.muscle(m) for m in MUSCLE_NAMES]
+INITIAL = {"shape_factor": [-0.7, -1.2, -0.3, -2.0], "activation_time_constant": 0.012,
+           "deactivation_time_constant": [0.045, 0.05, 0.06, 0.035],
+           "electromechanical_delay": [0.03, 0.047, 0.02, 0.061],
+           "max_isometric_force_scale": [0.9, 1.1, 0.8, 1.2, 1.05, 0.95]}
+
+
+def physics(**kwargs):
+    return network.MusclePhysics([p.max_isometric_force for p in PROPS], [p.optimal_fiber_length for p in PROPS],
+                                 [p.tendon_slack_length for p in PROPS],
+                                 [p.pennation_angle_at_optimal for p in PROPS], DT, **kwargs)
+
+
+def inputs(rng, batch=3):
+    t = np.arange(T) * DT
+    theta = 1.0 + 0.6 * np.sin(2 * np.pi * 0.8 * t + rng.uniform(0, 3, (batch, 1)))
+    omega = np.gradient(theta, DT, axis=1)
+    from nmm_core.arm_model import fit_muscle_geometry
+
+    geometry = fit_muscle_geometry(SUBJECT)
+    return {
+        "deep": rng.uniform(0.02, 0.6, (batch, T, 2)),
+        "surface": rng.uniform(0.02, 0.6, (batch, T, 4)),
+        "length": geometry.length(theta), "speed": geometry.lengthening_speed(theta, omega),
+        "moment_arm": geometry.moment_arm(theta),
+    }
+
+
+@pytest.mark.opensim
+def test_physics_block_equals_the_muscle_functions(rng):
+    x = inputs(rng)
+    layer = physics(initial=INITIAL)
+    got = keras.ops.convert_to_numpy(layer([x[k].astype("float32") for k in
+                                            ("deep", "surface", "length", "speed", "moment_arm")]))
+    # The same chain by hand, on NumPy, in float64.
+    p = {k: keras.ops.convert_to_numpy(v).astype(float) for k, v in layer.muscle_parameters().items()}
+    order = [list(config.SURFACE_MUSCLES + config.DEEP_MUSCLES).index(m) for m in MUSCLE_NAMES]
+    excitation = np.concatenate([x["surface"], x["deep"]], axis=-1)[..., order]
+    delayed = muscle.electromechanical_delay(excitation, p["electromechanical_delay"], DT)
+    neural = muscle.activation_dynamics(delayed, DT, p["activation_time_constant"], p["deactivation_time_constant"])
+    activation = muscle.nonlinear_activation(neural, p["shape_factor"])
+    force = muscle.muscle_force(
+        activation, x["length"], x["speed"],
+        np.array([q.max_isometric_force for q in PROPS]) * p["max_isometric_force_scale"],
+        np.array([q.optimal_fiber_length for q in PROPS]) * p["optimal_fiber_length_scale"],
+        np.array([q.tendon_slack_length for q in PROPS]) * p["tendon_slack_length_scale"],
+        np.array([q.pennation_angle_at_optimal for q in PROPS]))
+    expected = muscle.joint_torque(x["moment_arm"], force)
+    np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-4 * np.abs(expected).max())
+    # The initial values were taken as given, expanded from groups to muscles.
+    assert p["electromechanical_delay"][MUSCLE_NAMES.index("BRA")] == pytest.approx(0.047, rel=1e-5)
+    assert network.N_PARAMETERS == 34
+
+
+def tiny_model(trainable=True, learning_rate=3e-3):
+    return training.build_model(SUBJECT, T, backbone="conv", trainable_parameters=trainable,
+                                learning_rate=learning_rate, seed=1)
+
+
+def dataset(rng, n=24):
+    """Torque made by the physics from deep excitations that follow the features."""
+    x = inputs(rng, batch=n)
+    features = np.concatenate([x["length"][..., :2] * 5, x["speed"][..., :2], x["surface"]],
+                              axis=-1).astype("float32")
+    assert features.shape[-1] == len(training.FEATURES)
+    truth_layer = physics()
+    deep = 0.3 + 0.25 * np.tanh(3 * x["speed"][..., [5, 2]])
+    torque = keras.ops.convert_to_numpy(truth_layer([deep.astype("float32"), x["surface"].astype("float32"),
+                                                     x["length"].astype("float32"), x["speed"].astype("float32"),
+                                                     x["moment_arm"].astype("float32")]))
+    model_inputs = {"features": features, **{k: x[k].astype("float32") for k in ("surface", "length", "speed", "moment_arm")}}
+    return model_inputs, torque.astype("float32")
+
+
+@pytest.mark.opensim
+def test_training_lowers_the_torque_loss_and_gradients_reach_every_parameter(rng):
+    x, y = dataset(rng)
+    model = tiny_model()
+    history = model.fit(x, y, epochs=8, batch_size=8, verbose=0).history
+    assert history["torque_loss"][-1] < 0.5 * history["torque_loss"][0]
+    assert history["loss"][-1] > 0  # the loss is tracked, not reported as 0.0
+    before = {v.path: keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables}
+    model.fit(x, y, epochs=1, batch_size=24, verbose=0)
+    moved = [path for path, value in before.items()
+             if not np.array_equal(value, keras.ops.convert_to_numpy(next(v for v in model.trainable_variables if v.path == path)))]
+    physics_paths = [v.path for v in model.physics.trainable_variables]
+    assert len(physics_paths) == len(network.PARAMETER_BOUNDS)
+    assert set(physics_paths) <= set(moved), "some subject parameters received no gradient"
+    assert len(moved) == len(before)
+
+
+@pytest.mark.opensim
+def test_parameters_stay_within_bounds_and_frozen_ones_do_not_move(rng):
+    x, y = dataset(rng)
+    wild = tiny_model(learning_rate=5.0)
+    wild.fit(x, 50 * y, epochs=3, batch_size=8, verbose=0)
+    for name, values in wild.physics.identified_parameters().items():
+        low, high, _, _ = network.PARAMETER_BOUNDS[name]
+        slack = 1e-6 * (high - low)  # float32 rounding of a saturated sigmoid
+        assert all(low - slack <= v <= high + slack for v in values.values()), (name, values)
+    frozen = tiny_model(trainable=False)
+    start = frozen.physics.identified_parameters()
+    frozen.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert frozen.physics.identified_parameters() == start
+
+
+@pytest.mark.opensim
+def test_save_and_reload_keras_file(tmp_path, rng):
+    x, y = dataset(rng, n=4)
+    model = tiny_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "nmm.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    np.testing.assert_allclose(again.predict(x, verbose=0)["torque"], model.predict(x, verbose=0)["torque"],
+                               rtol=1e-6, atol=1e-6)
+    assert again.physics.identified_parameters() == model.physics.identified_parameters()
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="Unknown backbone 'lstm'"):
+        network.make_backbone("lstm", 16, 8)
+    with pytest.raises(ValueError, match="Unknown parameters"):
+        physics(initial={"strength": 1.0})
+    with pytest.raises(ValueError, match="needs 6 values"):
+        network.MusclePhysics([1.0] * 5, [0.1] * 6, [0.2] * 6, [0.0] * 6, DT)
+    with pytest.raises(ValueError, match="strictly inside"):
+        physics(initial={"electromechanical_delay": 0.2})
