@@ -247,6 +247,11 @@ class NMM(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("torque_loss", "smoothness_loss", "effort_loss", "prior_loss")}
 
+    def build(self, input_shape=None):
+        # The backbone is a built functional model and the physics makes its weights at
+        # construction: nothing here depends on the input shape.
+        self.built = True
+
     def call(self, inputs, training=False):
         deep = self.backbone(inputs["features"], training=training)
         torque = self.physics([deep, inputs["surface"], inputs["length"], inputs["speed"],
