@@ -215,6 +215,44 @@ def joint_torque(moment_arms, forces):
     return xp.sum(moment_arms * forces, axis=-1)
 
 
+def excitation_to_torque(excitation, musculotendon_length, musculotendon_speed, moment_arm,
+                         time_step, delay, activation_time_constant,
+                         deactivation_time_constant, shape_factor, max_isometric_force,
+                         optimal_fiber_length, tendon_slack_length, pennation_angle_at_optimal):
+    """The whole EMG-driven chain: delay -> activation dynamics -> shape factor -> force -> torque.
+
+    The NMM's physics block (:class:`nmm_core.network.MusclePhysics`) and the synergy baseline
+    both call this, on tensors and on NumPy arrays respectively.
+
+    Parameters
+    ----------
+    excitation : array_like
+        Excitations (normalised EMG) in [0, 1], shape (..., T, 6), MUSCLE_NAMES order.
+    musculotendon_length, musculotendon_speed, moment_arm : array_like
+        m, m/s, m; shape (..., T, 6).
+    time_step : float
+        s.
+    delay, activation_time_constant, deactivation_time_constant : array_like
+        Electromechanical delay and activation time constants, s, shape (6,).
+    shape_factor : array_like
+        A, shape (6,).
+    max_isometric_force, optimal_fiber_length, tendon_slack_length, pennation_angle_at_optimal :
+        array_like
+        N, m, m, rad; shape (6,).
+
+    Returns
+    -------
+    array
+        Elbow torque, N m, shape (..., T).
+    """
+    delayed = electromechanical_delay(excitation, delay, time_step)
+    neural = activation_dynamics(delayed, time_step, activation_time_constant, deactivation_time_constant)
+    activation = nonlinear_activation(neural, shape_factor)
+    force = muscle_force(activation, musculotendon_length, musculotendon_speed, max_isometric_force,
+                         optimal_fiber_length, tendon_slack_length, pennation_angle_at_optimal)
+    return joint_torque(moment_arm, force)
+
+
 # --------------------------------------------------------------------------------------------
 # Excitation -> activation.
 # --------------------------------------------------------------------------------------------

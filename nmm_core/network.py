@@ -150,17 +150,13 @@ class MusclePhysics(keras.layers.Layer):
         deep, surface, length, speed, moment_arm = inputs
         p = self.muscle_parameters()
         excitation = ops.clip(self.excitations(deep, surface), 0.0, 1.0)
-        delayed = muscle.electromechanical_delay(excitation, p["electromechanical_delay"], self.time_step)
-        neural = muscle.activation_dynamics(delayed, self.time_step, p["activation_time_constant"],
-                                            p["deactivation_time_constant"])
-        activation = muscle.nonlinear_activation(neural, p["shape_factor"])
-        force = muscle.muscle_force(
-            activation, length, speed,
+        return muscle.excitation_to_torque(
+            excitation, length, speed, moment_arm, self.time_step, p["electromechanical_delay"],
+            p["activation_time_constant"], p["deactivation_time_constant"], p["shape_factor"],
             ops.convert_to_tensor(self.nominal["max_isometric_force"]) * p["max_isometric_force_scale"],
             ops.convert_to_tensor(self.nominal["optimal_fiber_length"]) * p["optimal_fiber_length_scale"],
             ops.convert_to_tensor(self.nominal["tendon_slack_length"]) * p["tendon_slack_length_scale"],
             ops.convert_to_tensor(self.nominal["pennation_angle_at_optimal"]))
-        return muscle.joint_torque(moment_arm, force)
 
     def get_config(self):
         return {**super().get_config(), **self.nominal, "time_step": self.time_step,
