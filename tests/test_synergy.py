@@ -1,0 +1,90 @@
+"""The synergy-extrapolation baseline against known factors and the physics module."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nmm_core import synergy
+from nmm_core.config import MUSCLE_NAMES
+
+
+def known_factors(rng, t=400, k=2, n=4):
+    time = np.arange(t) / 100
+    activations = np.column_stack([0.5 + 0.5 * np.sin(2 * np.pi * (0.5 + j * 0.3) * time + j) for j in range(k)])
+    weights = rng.uniform(0.1, 1.0, (k, n))
+    return activations, weights, activations @ weights
+
+
+def test_nmf_reconstructs_a_matrix_of_known_nonnegative_factors(rng):
+    _, _, envelopes = known_factors(rng)
+    result = synergy.extract_synergies(envelopes, 2, "nmf")
+    assert result.vaf > 0.99
+    assert np.all(result.weights >= 0)
+    reconstruction = result.activations(envelopes) @ result.weights
+    assert synergy.variance_accounted_for(envelopes, reconstruction) > 0.99
+
+
+def test_pca_with_all_components_is_exact(rng):
+    _, _, envelopes = known_factors(rng, k=3)
+    assert synergy.extract_synergies(envelopes, 4, "pca").vaf == pytest.approx(1.0)
+
+
+class Trial:
+    def __init__(self, surface, length, speed, moment_arm, torque):
+        self.surface, self.length, self.speed, self.moment_arm, self.torque = surface, length, speed, moment_arm, torque
+
+
+@pytest.mark.opensim
+def test_extrapolation_recovers_a_deep_channel_made_of_known_synergies(rng):
+    from nmm_core import arm_model, config
+
+    subject = config.NOMINAL_SUBJECT
+    nominal = {f: np.array([getattr(subject.muscle(m), f) for m in MUSCLE_NAMES])
+               for f in ("max_isometric_force", "optimal_fiber_length", "tendon_slack_length",
+                         "pennation_angle_at_optimal")}
+    geometry = arm_model.fit_muscle_geometry(subject)
+    trials, truth = [], []
+    true_weights = np.array([[0.25, 0.0], [0.0, 0.3]])  # BRA from synergy 1, TRImed from 2
+    for phase in (0.0, 1.5, 3.0):
+        activations, weights, _ = known_factors(rng)
+        activations = activations * 0.4
+        surface = activations @ np.array([[0.8, 0.6, 0.05, 0.05], [0.05, 0.05, 0.7, 0.9]])
+        time = np.arange(len(surface)) / 100
+        theta = 1.1 + 0.7 * np.sin(2 * np.pi * 0.4 * time + phase)
+        omega = np.gradient(theta, 0.01)
+        deep = activations @ true_weights
+        args = (geometry.length(theta), geometry.lengthening_speed(theta, omega), geometry.moment_arm(theta))
+        torque = synergy.model_torque(surface, deep, *args, nominal, np.ones(6), 0.04)
+        trials.append(Trial(surface, *args, torque))
+        truth.append(deep)
+    found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
+    fit = synergy.fit_extrapolation(trials, found, nominal, calibrate=False, extrapolated_weight=0.0)
+    for t, deep in zip(trials, truth):
+        predicted = fit.deep_excitation(t.surface)
+        for j in range(2):
+            assert np.corrcoef(predicted[:, j], deep[:, j])[0, 1] > 0.98
+        # The optimiser's torque is the physics module's torque for the returned weights.
+        again = synergy.model_torque(t.surface, predicted, t.length, t.speed, t.moment_arm, nominal,
+                                     fit.strength_scale, fit.delay)
+        assert np.sqrt(np.mean((again - t.torque) ** 2)) < 0.05 * np.ptp(t.torque)
+
+
+def test_bad_inputs_raise_clear_errors(rng):
+    _, _, envelopes = known_factors(rng)
+    with pytest.raises(ValueError, match="between 1 and the number of measured channels"):
+        synergy.extract_synergies(envelopes, 5)
+    bad = envelopes.copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(ValueError, match="channel 2, sample 7"):
+        synergy.extract_synergies(bad, 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        synergy.extract_synergies(envelopes - 1.0, 2)
+    with pytest.raises(ValueError, match="Unknown method"):
+        synergy.extract_synergies(envelopes, 2, "ica")
+
+
+def test_imports_without_tensorflow():
+    code = "import sys, nmm_core.synergy; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
