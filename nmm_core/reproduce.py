@@ -28,6 +28,7 @@ CHAPTERS: tuple[tuple[str, str, dict, dict], ...] = (
     ("arm_model", "arm_model", {"quick": False}, {"quick": True}),
     ("cohort", "cohort", {"quick": False}, {"quick": True}),
     *((f"nmm_{s}", "nmm_subject", {"subject": s, "quick": False}, {"quick": True}) for s in SUBJECTS),
+    *((f"mse_{s}", "mse_subject", {"subject": s, "quick": False}, {"quick": True}) for s in SUBJECTS),
 )
 GENERATED = Path("book") / "_generated"
 

@@ -183,8 +183,21 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     extrapolated excitation. Bounded L-BFGS-B; NMF weights are non-negative.
     """
     start = time.perf_counter()
-    activations = [synergies.activations(t.surface) for t in trials]
-    k = activations[0].shape[1]
+    # All trials padded to one length and run as a batch: one call of the chain per cost.
+    length_max = max(len(t.torque) for t in trials)
+
+    def padded(arrays):
+        return np.stack([np.pad(a, [(0, length_max - len(a))] + [(0, 0)] * (a.ndim - 1), mode="edge")
+                         for a in arrays])
+
+    activations = padded([synergies.activations(t.surface) for t in trials])
+    batch = {name: padded([getattr(t, name) for t in trials])
+             for name in ("surface", "length", "speed", "moment_arm", "torque")}
+    mask = padded([np.ones(len(t.torque)) for t in trials]) * 0.0
+    for i, t in enumerate(trials):
+        mask[i, :len(t.torque)] = 1.0
+    count = mask.sum()
+    k = activations.shape[-1]
     n_weights = 2 * k
     lower = 0.0 if synergies.method == "nmf" else -5.0
     bounds = [(lower, 5.0)] * n_weights
@@ -201,15 +214,12 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
 
     def cost(x):
         weights, strength, delay = unpack(x)
-        total, effort, count = 0.0, 0.0, 0
-        for t, c in zip(trials, activations):
-            deep = np.clip(c @ weights, 0.0, 1.0)
-            torque = model_torque(t.surface, deep, t.length, t.speed, t.moment_arm, nominal, strength,
-                                  delay, time_step)
-            total += np.sum(((torque - t.torque) / torque_scale) ** 2)
-            effort += np.sum(deep ** 2)
-            count += len(t.torque)
-        return (total + extrapolated_weight * effort) / count
+        deep = np.clip(activations @ weights, 0.0, 1.0)
+        torque = model_torque(batch["surface"], deep, batch["length"], batch["speed"], batch["moment_arm"],
+                              nominal, strength, delay, time_step)
+        error = np.sum(mask * ((torque - batch["torque"]) / torque_scale) ** 2)
+        effort = np.sum(mask[..., None] * deep ** 2)
+        return (error + extrapolated_weight * effort) / count
 
     result = minimize(cost, x0, method="L-BFGS-B", bounds=bounds, options={"maxiter": max_iter})
     weights, strength, delay = unpack(result.x)

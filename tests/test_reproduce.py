@@ -77,6 +77,10 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     assert cohort_page.count("<table") >= 4 and cohort_page.count("<img") >= 3
     assert (tmp_path / "data/downloads/virtual-cohort-quick/cohort.json").is_file()
     for subject in reproduce.SUBJECTS:
-        result = json.loads((tmp_path / "results" / subject / "nmm.json").read_text())
-        assert set(result) >= {"BRA", "TRImed", "torque", "train_seconds"}
-        assert (tmp_path / "_build/html/book/_generated" / f"nmm_{subject}.html").is_file()
+        for method in ("nmm", "mse"):
+            result = json.loads((tmp_path / "results" / subject / f"{method}.json").read_text())
+            assert result["method"] == method
+            assert set(result) >= {"BRA", "TRImed", "torque", "train_seconds"}
+            assert set(result["torque"]) == {"rmse_Nm", "nrmse", "r2"}
+            page = (tmp_path / "_build/html/book/_generated" / f"{method}_{subject}.html").read_text()
+            assert "Traceback" not in page and page.count("<img") >= 2
