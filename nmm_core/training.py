@@ -128,13 +128,53 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     return model
 
 
+def build_black_box(window: int, backbone: str = "transformer", seed: int = 0,
+                    learning_rate: float = 3e-3):
+    """The "physics off" ablation: the same backbone mapping the inputs straight to torque.
+
+    Trained on torque alone it can fit torque, but nothing in it is a deep excitation: without
+    labels, a purely data-driven network cannot give the deep EMG.
+    """
+    import keras
+
+    from .network import make_backbone
+
+    keras.utils.set_random_seed(seed)
+    body = make_backbone(backbone, window, len(FEATURES))
+    hidden = body.get_layer("deep_excitation").input
+    torque = keras.layers.Dense(1, name="torque")(hidden)
+    model = keras.Model(body.input, keras.layers.Reshape((window,))(torque), name="black_box")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    return model
+
+
+def black_box_torque(model, arrays: TrialArrays, window: int) -> np.ndarray:
+    """Torque (T,) of a :func:`build_black_box` model over a whole trial (averaged windows)."""
+    n = arrays.torque.size
+    starts = list(range(0, n - window + 1, window // 4))
+    if starts[-1] != n - window:
+        starts.append(n - window)
+    predictions = model.predict(np.stack([arrays.features[s:s + window] for s in starts]), verbose=0)
+    total, count = np.zeros(n), np.zeros(n)
+    for s, p in zip(starts, predictions):
+        total[s:s + window] += p
+        count[s:s + window] += 1
+    return total / count
+
+
 def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride: int = 8,
-          batch_size: int = 32, seed: int = 0, verbose: int = 0) -> tuple[dict, float]:
-    """Fit on windows of ``arrays``; return the history dict and the wall time (s)."""
+          batch_size: int = 32, seed: int = 0, verbose: int = 0,
+          features_only: bool = False) -> tuple[dict, float]:
+    """Fit on windows of ``arrays``; return the history dict and the wall time (s).
+
+    ``features_only`` feeds only the features (for :func:`build_black_box`).
+    """
     import keras
 
     keras.utils.set_random_seed(seed)
     x, y = windows(arrays, window, stride)
+    if features_only:
+        x = x["features"]  # a plain network (the physics-off ablation) reads the features only
     start = time.perf_counter()
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
     return history.history, time.perf_counter() - start
