@@ -174,13 +174,19 @@ def model_torque(surface, deep, length, speed, moment_arm, nominal: dict, streng
 def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, time_step: float = 0.01,
                       calibrate: bool = True, extrapolated_weight: float = 0.01,
                       strength_bounds: tuple[float, float] = (0.5, 1.6), delay_bounds=(0.0, 0.1),
-                      torque_scale: float = 5.0, max_iter: int = 200) -> Extrapolation:
+                      torque_scale: float = 5.0, max_iter: int = 200,
+                      categories: Sequence | None = None):
     """Find the deep weights (and, with ``calibrate``, strengths and delay) from torque.
 
     ``trials`` are objects with ``surface`` (T, 4), ``length``, ``speed``, ``moment_arm``
     (T, 6) and ``torque`` (T,) attributes (e.g. :class:`nmm_core.training.TrialArrays`).
     Cost: mean squared torque error / torque_scale^2 + ``extrapolated_weight`` x mean squared
     extrapolated excitation. Bounded L-BFGS-B; NMF weights are non-negative.
+
+    ``categories`` gives each trial a label (SynX's weight categorisation: the trial's name for
+    one set of weights per trial, its hand load for one per load; ``None``, one per subject).
+    Strengths and delay are shared. Returns an :class:`Extrapolation` when there is one
+    category, else ``{label: Extrapolation}`` (sharing the calibration and the cost).
     """
     start = time.perf_counter()
     # All trials padded to one length and run as a batch: one call of the chain per cost.
@@ -197,8 +203,13 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     for i, t in enumerate(trials):
         mask[i, :len(t.torque)] = 1.0
     count = mask.sum()
+    labels = [None] * len(trials) if categories is None else list(categories)
+    if len(labels) != len(trials):
+        raise ValueError(f"categories has {len(labels)} labels for {len(trials)} trials; give one per trial.")
+    unique = list(dict.fromkeys(labels))
+    member = np.array([unique.index(label) for label in labels])
     k = activations.shape[-1]
-    n_weights = 2 * k
+    n_weights = 2 * k * len(unique)
     lower = 0.0 if synergies.method == "nmf" else -5.0
     bounds = [(lower, 5.0)] * n_weights
     x0 = [0.1] * n_weights
@@ -207,14 +218,14 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
         x0 += [1.0] * len(MUSCLE_NAMES) + [0.04]
 
     def unpack(x):
-        weights = np.asarray(x[:n_weights]).reshape(k, 2)
+        weights = np.asarray(x[:n_weights]).reshape(len(unique), k, 2)
         if calibrate:
             return weights, np.asarray(x[n_weights:n_weights + 6]), float(x[-1])
         return weights, np.ones(6), 0.04
 
     def cost(x):
         weights, strength, delay = unpack(x)
-        deep = np.clip(activations @ weights, 0.0, 1.0)
+        deep = np.clip(np.einsum("btk,bkd->btd", activations, weights[member]), 0.0, 1.0)
         torque = model_torque(batch["surface"], deep, batch["length"], batch["speed"], batch["moment_arm"],
                               nominal, strength, delay, time_step)
         error = np.sum(mask * ((torque - batch["torque"]) / torque_scale) ** 2)
@@ -223,4 +234,7 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
 
     result = minimize(cost, x0, method="L-BFGS-B", bounds=bounds, options={"maxiter": max_iter})
     weights, strength, delay = unpack(result.x)
-    return Extrapolation(synergies, weights, strength, delay, float(result.fun), time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    fits = {label: Extrapolation(synergies, weights[i], strength, delay, float(result.fun), seconds)
+            for i, label in enumerate(unique)}
+    return fits[None] if categories is None else fits

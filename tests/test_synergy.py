@@ -71,6 +71,39 @@ def test_extrapolation_recovers_a_deep_channel_made_of_known_synergies(rng):
         assert np.sqrt(np.mean((again - t.torque) ** 2)) < 0.05 * np.ptp(t.torque)
 
 
+@pytest.mark.opensim
+def test_per_trial_categories_fit_each_trial_its_own_weights(rng):
+    from nmm_core import arm_model, config
+
+    subject = config.NOMINAL_SUBJECT
+    nominal = {f: np.array([getattr(subject.muscle(m), f) for m in MUSCLE_NAMES])
+               for f in ("max_isometric_force", "optimal_fiber_length", "tendon_slack_length",
+                         "pennation_angle_at_optimal")}
+    geometry = arm_model.fit_muscle_geometry(subject)
+    trials, truths = [], []
+    for name, gain in (("a", 0.15), ("b", 0.45)):  # the deep muscle's share differs per trial
+        activations, _, _ = known_factors(rng)
+        activations = activations * 0.4
+        surface = activations @ np.array([[0.8, 0.6, 0.05, 0.05], [0.05, 0.05, 0.7, 0.9]])
+        time = np.arange(len(surface)) / 100
+        theta = 1.1 + 0.7 * np.sin(2 * np.pi * 0.4 * time)
+        omega = np.gradient(theta, 0.01)
+        deep = activations @ np.array([[gain, 0.0], [0.0, 0.2]])
+        args = (geometry.length(theta), geometry.lengthening_speed(theta, omega), geometry.moment_arm(theta))
+        trials.append(Trial(surface, *args, synergy.model_torque(surface, deep, *args, nominal, np.ones(6), 0.04)))
+        truths.append(deep)
+    found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
+    fits = synergy.fit_extrapolation(trials, found, nominal, calibrate=False, extrapolated_weight=0.0,
+                                     categories=["a", "b"])
+    assert set(fits) == {"a", "b"}
+    bra_a = fits["a"].deep_excitation(trials[0].surface)[:, 0].mean()
+    bra_b = fits["b"].deep_excitation(trials[1].surface)[:, 0].mean()
+    assert bra_a == pytest.approx(truths[0][:, 0].mean(), rel=0.1)
+    assert bra_b == pytest.approx(truths[1][:, 0].mean(), rel=0.1)
+    with pytest.raises(ValueError, match="one per trial"):
+        synergy.fit_extrapolation(trials, found, nominal, categories=["a"])
+
+
 def test_bad_inputs_raise_clear_errors(rng):
     _, _, envelopes = known_factors(rng)
     with pytest.raises(ValueError, match="between 1 and the number of measured channels"):
