@@ -253,13 +253,26 @@ def true_parameters(record: dict) -> dict:
     }
 
 
+def _json_ready(value):
+    """Plain JSON types; NaN (e.g. Pearson r of a constant prediction) becomes null."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def write_results(path, method: str, subject: str, scores: dict, extra: dict | None = None) -> Path:
     """Write one subject's results file (JSON) atomically; drops per-trial predictions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean = {k: v for k, v in scores.items() if k != "predictions"}
-    payload = {"subject": subject, "method": method, **clean, **(extra or {})}
+    payload = _json_ready({"subject": subject, "method": method, **clean, **(extra or {})})
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=float))
+    tmp.write_text(json.dumps(payload, indent=1, allow_nan=False))
     tmp.replace(path)
     return path

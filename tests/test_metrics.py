@@ -23,3 +23,15 @@ def test_bad_inputs():
         metrics.rmse([1, np.nan], [1, 2])
     with pytest.raises(ValueError, match="constant"):
         metrics.nrmse([1, 1], [1, 2])
+
+
+def test_results_file_is_strict_json_with_null_for_undefined_scores(tmp_path):
+    import json
+
+    from nmm_core import training
+
+    path = training.write_results(tmp_path / "S01" / "mse.json", "mse", "S01",
+                                  {"BRA": {"r": float("nan"), "rmse": np.float32(0.5)},
+                                   "predictions": {"t1": np.zeros(3)}}, {"n": np.int64(3)})
+    data = json.loads(path.read_text())
+    assert data == {"subject": "S01", "method": "mse", "BRA": {"r": None, "rmse": 0.5}, "n": 3}
