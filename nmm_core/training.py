@@ -151,9 +151,7 @@ def build_black_box(window: int, backbone: str = "transformer", seed: int = 0,
 def black_box_torque(model, arrays: TrialArrays, window: int) -> np.ndarray:
     """Torque (T,) of a :func:`build_black_box` model over a whole trial (averaged windows)."""
     n = arrays.torque.size
-    starts = list(range(0, n - window + 1, window // 4))
-    if starts[-1] != n - window:
-        starts.append(n - window)
+    starts = _overlapping_starts(n, window)
     predictions = model.predict(np.stack([arrays.features[s:s + window] for s in starts]), verbose=0)
     total, count = np.zeros(n), np.zeros(n)
     for s, p in zip(starts, predictions):
@@ -180,6 +178,14 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
     return history.history, time.perf_counter() - start
 
 
+def _overlapping_starts(n: int, window: int) -> list[int]:
+    """Start indices of windows overlapping by three quarters that cover n samples."""
+    starts = list(range(0, n - window + 1, window // 4))
+    if starts[-1] != n - window:
+        starts.append(n - window)
+    return starts
+
+
 def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
     """Deep excitations over the whole trial (overlapping windows, averaged) and the torque the
     physics block gives for them over the whole trial.
@@ -189,9 +195,7 @@ def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
     import keras
 
     n = arrays.torque.size
-    starts = list(range(0, n - window + 1, window // 4))
-    if starts[-1] != n - window:
-        starts.append(n - window)
+    starts = _overlapping_starts(n, window)
     batch = np.stack([arrays.features[s:s + window] for s in starts])
     deep_windows = keras.ops.convert_to_numpy(model.backbone(batch, training=False))
     total = np.zeros((n, len(DEEP_MUSCLES)))

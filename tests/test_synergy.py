@@ -36,8 +36,9 @@ class Trial:
         self.surface, self.length, self.speed, self.moment_arm, self.torque = surface, length, speed, moment_arm, torque
 
 
-@pytest.mark.opensim
-def test_extrapolation_recovers_a_deep_channel_made_of_known_synergies(rng):
+def synthetic_trials(rng, deep_weights, phases):
+    """Trials whose torque the physics makes from surface and deep excitations built on two
+    known synergies; returns the trials, the deep truths and the nominal parameters."""
     from nmm_core import arm_model, config
 
     subject = config.NOMINAL_SUBJECT
@@ -45,20 +46,24 @@ def test_extrapolation_recovers_a_deep_channel_made_of_known_synergies(rng):
                for f in ("max_isometric_force", "optimal_fiber_length", "tendon_slack_length",
                          "pennation_angle_at_optimal")}
     geometry = arm_model.fit_muscle_geometry(subject)
-    trials, truth = [], []
-    true_weights = np.array([[0.25, 0.0], [0.0, 0.3]])  # BRA from synergy 1, TRImed from 2
-    for phase in (0.0, 1.5, 3.0):
-        activations, weights, _ = known_factors(rng)
-        activations = activations * 0.4
+    trials, truths = [], []
+    for weights, phase in zip(deep_weights, phases):
+        activations = 0.4 * known_factors(rng)[0]
         surface = activations @ np.array([[0.8, 0.6, 0.05, 0.05], [0.05, 0.05, 0.7, 0.9]])
         time = np.arange(len(surface)) / 100
         theta = 1.1 + 0.7 * np.sin(2 * np.pi * 0.4 * time + phase)
         omega = np.gradient(theta, 0.01)
-        deep = activations @ true_weights
+        deep = activations @ np.asarray(weights)
         args = (geometry.length(theta), geometry.lengthening_speed(theta, omega), geometry.moment_arm(theta))
-        torque = synergy.model_torque(surface, deep, *args, nominal, np.ones(6), 0.04)
-        trials.append(Trial(surface, *args, torque))
-        truth.append(deep)
+        trials.append(Trial(surface, *args, synergy.model_torque(surface, deep, *args, nominal, np.ones(6), 0.04)))
+        truths.append(deep)
+    return trials, truths, nominal
+
+
+@pytest.mark.opensim
+def test_extrapolation_recovers_a_deep_channel_made_of_known_synergies(rng):
+    true_weights = [[0.25, 0.0], [0.0, 0.3]]  # BRA from synergy 1, TRImed from synergy 2
+    trials, truth, nominal = synthetic_trials(rng, [true_weights] * 3, (0.0, 1.5, 3.0))
     found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
     fit = synergy.fit_extrapolation(trials, found, nominal, calibrate=False, extrapolated_weight=0.0)
     for t, deep in zip(trials, truth):
@@ -73,33 +78,16 @@ def test_extrapolation_recovers_a_deep_channel_made_of_known_synergies(rng):
 
 @pytest.mark.opensim
 def test_per_trial_categories_fit_each_trial_its_own_weights(rng):
-    from nmm_core import arm_model, config
-
-    subject = config.NOMINAL_SUBJECT
-    nominal = {f: np.array([getattr(subject.muscle(m), f) for m in MUSCLE_NAMES])
-               for f in ("max_isometric_force", "optimal_fiber_length", "tendon_slack_length",
-                         "pennation_angle_at_optimal")}
-    geometry = arm_model.fit_muscle_geometry(subject)
-    trials, truths = [], []
-    for name, gain in (("a", 0.15), ("b", 0.45)):  # the deep muscle's share differs per trial
-        activations, _, _ = known_factors(rng)
-        activations = activations * 0.4
-        surface = activations @ np.array([[0.8, 0.6, 0.05, 0.05], [0.05, 0.05, 0.7, 0.9]])
-        time = np.arange(len(surface)) / 100
-        theta = 1.1 + 0.7 * np.sin(2 * np.pi * 0.4 * time)
-        omega = np.gradient(theta, 0.01)
-        deep = activations @ np.array([[gain, 0.0], [0.0, 0.2]])
-        args = (geometry.length(theta), geometry.lengthening_speed(theta, omega), geometry.moment_arm(theta))
-        trials.append(Trial(surface, *args, synergy.model_torque(surface, deep, *args, nominal, np.ones(6), 0.04)))
-        truths.append(deep)
+    # The deep muscle's share differs between the two trials.
+    trials, truths, nominal = synthetic_trials(rng, [[[0.15, 0.0], [0.0, 0.2]], [[0.45, 0.0], [0.0, 0.2]]],
+                                               (0.0, 0.0))
     found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
     fits = synergy.fit_extrapolation(trials, found, nominal, calibrate=False, extrapolated_weight=0.0,
                                      categories=["a", "b"])
     assert set(fits) == {"a", "b"}
-    bra_a = fits["a"].deep_excitation(trials[0].surface)[:, 0].mean()
-    bra_b = fits["b"].deep_excitation(trials[1].surface)[:, 0].mean()
-    assert bra_a == pytest.approx(truths[0][:, 0].mean(), rel=0.1)
-    assert bra_b == pytest.approx(truths[1][:, 0].mean(), rel=0.1)
+    for label, trial, truth in zip("ab", trials, truths):
+        bra = fits[label].deep_excitation(trial.surface)[:, 0].mean()
+        assert bra == pytest.approx(truth[:, 0].mean(), rel=0.1)
     with pytest.raises(ValueError, match="one per trial"):
         synergy.fit_extrapolation(trials, found, nominal, categories=["a"])
 
