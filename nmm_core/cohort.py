@@ -5,11 +5,13 @@ trial in the format of :mod:`nmm_core.trials`; surface EMG is synthesised from t
 excitations and processed by :mod:`nmm_core.signals`, exactly as a user's recordings would be.
 The deep channels (BRA, TRImed) are kept apart, in ``truth_excitation.sto``.
 
-Ground truth never comes from our own muscle code: the excitations of all six muscles are
+Ground truth never comes from our own muscle code: the activations of all six muscles are
 solved by ``MocoInverse`` on the subject's OpenSim model, with DeGroote-Fregly muscles (rigid
-tendon, activation dynamics on) and subject-specific effort weights and minimum excitations
-(motor strategy and co-contraction). The learner's muscle is the same curve family with other
-parameters to identify, which is the realistic amount of model mismatch.
+tendon) and subject-specific effort weights and activation floors (motor strategy and
+co-contraction); the excitations are recovered from them by inverting activation dynamics, and
+every trial's muscle torque is checked against OpenSim inverse dynamics. The learner's muscle is
+the same curve family with other parameters to identify, which is the realistic amount of model
+mismatch.
 """
 
 from __future__ import annotations

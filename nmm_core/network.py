@@ -118,7 +118,7 @@ class MusclePhysics(keras.layers.Layer):
                 name=name, shape=(size,),
                 initializer=keras.initializers.Constant(logits), trainable=self.trainable_parameters)
 
-    def group_parameters(self) -> dict:
+    def parameter_tensors(self) -> dict:
         """Current parameters as backend tensors, shape (4,) per group or (6,) per muscle."""
         return {name: low + (high - low) * ops.sigmoid(self.raw[name])
                 for name, (low, high, _, _) in PARAMETER_BOUNDS.items()}
@@ -126,13 +126,13 @@ class MusclePhysics(keras.layers.Layer):
     def muscle_parameters(self) -> dict:
         """Current parameters expanded to the six muscles, shape (6,) each."""
         return {name: ops.take(value, GROUP_OF_MUSCLE, axis=0) if PARAMETER_BOUNDS[name][3] == "group" else value
-                for name, value in self.group_parameters().items()}
+                for name, value in self.parameter_tensors().items()}
 
     def prior_loss(self):
         """Mean squared distance of the parameters from their nominal values, each divided by
         its bound's width: a weak prior that settles what the torque alone cannot."""
         total = 0.0
-        for name, value in self.group_parameters().items():
+        for name, value in self.parameter_tensors().items():
             low, high, nominal, _ = PARAMETER_BOUNDS[name]
             total = total + ops.mean(ops.square((value - nominal) / (high - low)))
         return total / len(PARAMETER_BOUNDS)
@@ -140,7 +140,7 @@ class MusclePhysics(keras.layers.Layer):
     def identified_parameters(self) -> dict:
         """Current parameters as ``{name: {group or muscle: float}}`` (NumPy)."""
         return {name: dict(zip(LEVEL_NAMES[PARAMETER_BOUNDS[name][3]], ops.convert_to_numpy(value).tolist()))
-                for name, value in self.group_parameters().items()}
+                for name, value in self.parameter_tensors().items()}
 
     def excitations(self, deep, surface):
         """All six excitations, (B, T, 6) in MUSCLE_NAMES order."""

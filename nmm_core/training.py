@@ -216,15 +216,14 @@ def true_deep_emg(trial: Trial, electromechanical_delay: float) -> np.ndarray:
                             for m in DEEP_MUSCLES])
 
 
-def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanical_delay: float) -> dict:
-    """Scores on a set of trials: pooled, and per hand load.
+def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float) -> dict:
+    """Scores of predictions on a set of trials: pooled, and per hand load.
 
-    Returns ``{"BRA": {"r", "rmse"}, "TRImed": {...}, "torque": {"rmse_Nm", "nrmse", "r2"},
-    "per_load": {load: same}, "predictions": {trial: {...}}}``.
+    ``predictions`` maps each trial's name to ``{"deep": (T, 2), "torque": (T,)}``, from any
+    method. Returns ``{"BRA": {"r", "rmse"}, "TRImed": {...}, "torque": {"rmse_Nm", "nrmse",
+    "r2"}, "per_load": {load: same}}``.
     """
-    predictions = {a.trial.name: predict_trial(model, a, window) for a in arrays}
-
-    def scores(selected):
+    def pooled(selected):
         truth = np.concatenate([true_deep_emg(a.trial, electromechanical_delay) for a in selected])
         deep = np.concatenate([predictions[a.trial.name]["deep"] for a in selected])
         torque = np.concatenate([predictions[a.trial.name]["torque"] for a in selected])
@@ -233,11 +232,16 @@ def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanica
         out["torque"] = metrics.torque_scores(reference, torque)
         return out
 
-    result = scores(arrays)
-    result["per_load"] = {f"{load:g}": scores([a for a in arrays if a.trial.hand_load == load])
+    result = pooled(arrays)
+    result["per_load"] = {f"{load:g}": pooled([a for a in arrays if a.trial.hand_load == load])
                           for load in sorted({a.trial.hand_load for a in arrays})}
-    result["predictions"] = predictions
     return result
+
+
+def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanical_delay: float) -> dict:
+    """:func:`score` of an NMM on a set of trials, plus its ``"predictions"`` per trial."""
+    predictions = {a.trial.name: predict_trial(model, a, window) for a in arrays}
+    return {**score(arrays, predictions, electromechanical_delay), "predictions": predictions}
 
 
 def true_parameters(record: dict) -> dict:
