@@ -6,7 +6,8 @@ from typing import Sequence
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence], digits: int = 3) -> str:
-    """A Markdown table; floats are rounded to ``digits`` significant figures.
+    """A Markdown table; floats are rounded to ``digits`` significant figures, and None or NaN
+    (a score that does not exist) is shown as a dash.
 
     Parameters
     ----------
@@ -20,6 +21,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence], digits: int 
             raise ValueError(f"Row {index} has {len(row)} cells, expected {width} (the header's length).")
 
     def cell(value) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return "–"
         if isinstance(value, float):
             return f"{value:.{digits}g}"
         return str(value).replace("|", "\\|")

@@ -10,9 +10,8 @@ NumPy and SciPy only. After Ao, Shourijeh, Patten and Fregly (2020, Front. Compu
 3. find the weights (and, optionally, the subject's muscle strengths and delay) so that the
    EMG-driven model's elbow torque, the same Hill-type chain as the NMM
    (:func:`nmm_core.muscle.excitation_to_torque`, NumPy path), tracks inverse-dynamics torque,
-   with a penalty on the size of the extrapolated excitations (:func:`fit_extrapolation`).
-
-Residual excitations on the measured channels (an option of SynX) are not modelled here.
+   with penalties on the size of the extrapolated excitations and, optionally, of residual
+   excitations added to the measured channels during the fit (:func:`fit_extrapolation`).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import time
 from typing import Sequence
 
 import numpy as np
-from scipy.optimize import minimize, nnls
+from scipy.optimize import least_squares, nnls
 
 from . import muscle
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES
@@ -137,7 +136,11 @@ class Extrapolation:
     delay : float
         Electromechanical delay, s.
     cost : float
+        Final value of the SynX cost (see :func:`fit_extrapolation`).
     fit_seconds : float
+    residual_excitation : list of ndarray (T, 4) or None
+        Residual excitations of the measured channels, one array per fitted trial of this
+        category (None when fitted without residuals). New trials get none.
     """
 
     synergies: Synergies
@@ -146,6 +149,7 @@ class Extrapolation:
     delay: float
     cost: float
     fit_seconds: float
+    residual_excitation: list | None = None
 
     def deep_excitation(self, surface) -> np.ndarray:
         """Extrapolated BRA and TRImed excitations, (T, 2), clipped to [0, 1]."""
@@ -171,17 +175,38 @@ def model_torque(surface, deep, length, speed, moment_arm, nominal: dict, streng
         np.asarray(nominal["pennation_angle_at_optimal"]))
 
 
+def _hat_basis(n_samples: int, time_step: float, spacing: float) -> np.ndarray:
+    """Piecewise-linear interpolation matrix (n_samples, n_nodes) from nodes every ``spacing`` s."""
+    duration = (n_samples - 1) * time_step
+    nodes = np.linspace(0.0, duration, max(2, int(np.ceil(duration / spacing)) + 1))
+    samples = np.arange(n_samples) * time_step
+    return np.column_stack([np.interp(samples, nodes, np.eye(len(nodes))[j]) for j in range(len(nodes))])
+
+
 def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, time_step: float = 0.01,
                       calibrate: bool = True, extrapolated_weight: float = 0.01,
+                      residual_weight: float | None = None, residual_spacing: float = 0.2,
+                      residual_bound: float = 0.3,
                       strength_bounds: tuple[float, float] = (0.5, 1.6), delay_bounds=(0.0, 0.1),
-                      torque_scale: float = 5.0, max_iter: int = 200,
+                      torque_scale: float = 5.0, max_iter: int = 100,
                       categories: Sequence | None = None):
     """Find the deep weights (and, with ``calibrate``, strengths and delay) from torque.
 
     ``trials`` are objects with ``surface`` (T, 4), ``length``, ``speed``, ``moment_arm``
     (T, 6) and ``torque`` (T,) attributes (e.g. :class:`nmm_core.training.TrialArrays`).
-    Cost: mean squared torque error / torque_scale^2 + ``extrapolated_weight`` x mean squared
-    extrapolated excitation. Bounded L-BFGS-B; NMF weights are non-negative.
+
+    Cost (SynX's three terms), a mean over all samples of all trials:
+    squared torque error / ``torque_scale``^2 + ``extrapolated_weight`` x squared extrapolated
+    excitation + ``residual_weight`` x squared residual excitation. Residual excitations are
+    corrections added to the measured excitations, piecewise linear with nodes every
+    ``residual_spacing`` s, bounded by +-``residual_bound``; they belong to the fitted trials
+    only (a new trial has none), and are left out when ``residual_weight`` is None.
+
+    Solved as bounded non-linear least squares (SciPy's trust-region reflective method, at most
+    ``max_iter`` evaluations of the cost besides the Jacobians) with a
+    finite-difference Jacobian whose known sparsity (a residual node only moves the torque for
+    about a second after it) keeps each Jacobian to a few dozen evaluations of the chain.
+    NMF weights are non-negative.
 
     ``categories`` gives each trial a label (SynX's weight categorisation: the trial's name for
     one set of weights per trial, its hand load for one per load; ``None``, one per subject).
@@ -189,52 +214,129 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     category, else ``{label: Extrapolation}`` (sharing the calibration and the cost).
     """
     start = time.perf_counter()
-    # All trials padded to one length and run as a batch: one call of the chain per cost.
-    length_max = max(len(t.torque) for t in trials)
+    problem = _SynXProblem(trials, synergies, nominal, time_step, calibrate, extrapolated_weight,
+                           residual_weight, residual_spacing, residual_bound, strength_bounds,
+                           delay_bounds, torque_scale, categories)
+    result = least_squares(problem.residuals, problem.x0, jac_sparsity=problem.sparsity(),
+                           bounds=(problem.lower, problem.upper), method="trf", x_scale="jac",
+                           max_nfev=max_iter)
+    weights, strength, delay, residual = problem.unpack(result.x)
+    seconds = time.perf_counter() - start
+    cost = 2.0 * float(result.cost)
+    fits = {}
+    for i, label in enumerate(problem.labels):
+        own = [residual[b, :n] for b, n in enumerate(problem.lengths) if problem.member[b] == i]
+        fits[label] = Extrapolation(synergies, weights[i], strength, delay, cost, seconds,
+                                    own if residual_weight else None)
+    return fits[None] if categories is None else fits
 
-    def padded(arrays):
-        return np.stack([np.pad(a, [(0, length_max - len(a))] + [(0, 0)] * (a.ndim - 1), mode="edge")
+
+class _SynXProblem:
+    """The least-squares problem of :func:`fit_extrapolation`: parameter vector, bounds,
+    residual vector and the sparsity of its Jacobian.
+
+    Parameters: [deep weights per category | strengths (6), delay | residual nodes per trial,
+    node and measured channel]. Residuals: [torque error per trial and sample | extrapolated
+    excitations | residual excitations], scaled so that their sum of squares is the cost.
+    """
+
+    def __init__(self, trials, synergies, nominal, time_step, calibrate, extrapolated_weight,
+                 residual_weight, residual_spacing, residual_bound, strength_bounds, delay_bounds,
+                 torque_scale, categories):
+        labels = [None] * len(trials) if categories is None else list(categories)
+        if len(labels) != len(trials):
+            raise ValueError(f"categories has {len(labels)} labels for {len(trials)} trials; give one per trial.")
+        if residual_weight is not None and residual_weight <= 0:
+            raise ValueError(f"residual_weight must be positive (or None for no residuals), got {residual_weight}.")
+        self.labels = list(dict.fromkeys(labels))
+        self.member = np.array([self.labels.index(label) for label in labels])
+        self.lengths = [len(t.torque) for t in trials]
+        self.length_max = max(self.lengths)
+        self.nominal, self.time_step, self.calibrate = nominal, time_step, calibrate
+        self.extrapolated_weight, self.residual_weight = extrapolated_weight, residual_weight
+        self.torque_scale, self.residual_spacing = torque_scale, residual_spacing
+        self.delay_max = delay_bounds[1]
+        # All trials padded to one length and run as a batch: one call of the chain per evaluation.
+        self.activations = self._padded([synergies.activations(t.surface) for t in trials])
+        self.batch = {name: self._padded([getattr(t, name) for t in trials])
+                      for name in ("surface", "length", "speed", "moment_arm", "torque")}
+        self.mask = np.arange(self.length_max)[None, :] < np.array(self.lengths)[:, None]
+        self.scale = 1.0 / np.sqrt(self.mask.sum())
+
+        self.k = self.activations.shape[-1]
+        self.n_weights = 2 * self.k * len(self.labels)
+        lower = 0.0 if synergies.method == "nmf" else -5.0
+        lo, hi, x0 = [lower] * self.n_weights, [5.0] * self.n_weights, [0.1] * self.n_weights
+        if calibrate:
+            lo += [strength_bounds[0]] * 6 + [delay_bounds[0]]
+            hi += [strength_bounds[1]] * 6 + [delay_bounds[1]]
+            x0 += [1.0] * 6 + [0.04]
+        self.n_fixed = len(x0)
+        self.bases = [_hat_basis(n, time_step, residual_spacing) for n in self.lengths] if residual_weight else []
+        self.node_start = (np.cumsum([0] + [b.shape[1] * len(SURFACE_MUSCLES) for b in self.bases])
+                           + self.n_fixed).astype(int)
+        n_nodes = int(self.node_start[-1]) - self.n_fixed
+        self.lower = np.array(lo + [-residual_bound] * n_nodes)
+        self.upper = np.array(hi + [residual_bound] * n_nodes)
+        self.x0 = np.array(x0 + [0.0] * n_nodes)
+
+    def _padded(self, arrays):
+        return np.stack([np.pad(a, [(0, self.length_max - len(a))] + [(0, 0)] * (a.ndim - 1), mode="edge")
                          for a in arrays])
 
-    activations = padded([synergies.activations(t.surface) for t in trials])
-    batch = {name: padded([getattr(t, name) for t in trials])
-             for name in ("surface", "length", "speed", "moment_arm", "torque")}
-    mask = padded([np.ones(len(t.torque)) for t in trials]) * 0.0
-    for i, t in enumerate(trials):
-        mask[i, :len(t.torque)] = 1.0
-    count = mask.sum()
-    labels = [None] * len(trials) if categories is None else list(categories)
-    if len(labels) != len(trials):
-        raise ValueError(f"categories has {len(labels)} labels for {len(trials)} trials; give one per trial.")
-    unique = list(dict.fromkeys(labels))
-    member = np.array([unique.index(label) for label in labels])
-    k = activations.shape[-1]
-    n_weights = 2 * k * len(unique)
-    lower = 0.0 if synergies.method == "nmf" else -5.0
-    bounds = [(lower, 5.0)] * n_weights
-    x0 = [0.1] * n_weights
-    if calibrate:
-        bounds += [strength_bounds] * len(MUSCLE_NAMES) + [delay_bounds]
-        x0 += [1.0] * len(MUSCLE_NAMES) + [0.04]
+    def unpack(self, x):
+        """(weights (categories, k, 2), strengths (6,), delay, residual excitations (B, T, 4))."""
+        weights = np.asarray(x[:self.n_weights]).reshape(len(self.labels), self.k, 2)
+        if self.calibrate:
+            strength, delay = np.asarray(x[self.n_weights:self.n_weights + 6]), float(x[self.n_weights + 6])
+        else:
+            strength, delay = np.ones(6), 0.04
+        residual = np.zeros((len(self.lengths), self.length_max, len(SURFACE_MUSCLES)))
+        for i, basis in enumerate(self.bases):
+            nodes = np.asarray(x[self.node_start[i]:self.node_start[i + 1]]).reshape(basis.shape[1], -1)
+            residual[i, :self.lengths[i]] = basis @ nodes
+        return weights, strength, delay, residual
 
-    def unpack(x):
-        weights = np.asarray(x[:n_weights]).reshape(len(unique), k, 2)
-        if calibrate:
-            return weights, np.asarray(x[n_weights:n_weights + 6]), float(x[-1])
-        return weights, np.ones(6), 0.04
+    def residuals(self, x):
+        weights, strength, delay, residual = self.unpack(x)
+        deep = np.clip(np.einsum("btk,bkd->btd", self.activations, weights[self.member]), 0.0, 1.0)
+        surface = np.clip(self.batch["surface"] + residual, 0.0, 1.0)
+        torque = model_torque(surface, deep, self.batch["length"], self.batch["speed"], self.batch["moment_arm"],
+                              self.nominal, strength, delay, self.time_step)
+        parts = [(self.mask * (torque - self.batch["torque"]) / self.torque_scale).ravel(),
+                 np.sqrt(self.extrapolated_weight) * (self.mask[..., None] * deep).ravel()]
+        if self.residual_weight:
+            parts.append(np.sqrt(self.residual_weight) * residual.ravel())
+        return self.scale * np.concatenate(parts)
 
-    def cost(x):
-        weights, strength, delay = unpack(x)
-        deep = np.clip(np.einsum("btk,bkd->btd", activations, weights[member]), 0.0, 1.0)
-        torque = model_torque(batch["surface"], deep, batch["length"], batch["speed"], batch["moment_arm"],
-                              nominal, strength, delay, time_step)
-        error = np.sum(mask * ((torque - batch["torque"]) / torque_scale) ** 2)
-        effort = np.sum(mask[..., None] * deep ** 2)
-        return (error + extrapolated_weight * effort) / count
+    def sparsity(self, memory: float = 0.6):
+        """Which residuals each parameter can move.
 
-    result = minimize(cost, x0, method="L-BFGS-B", bounds=bounds, options={"maxiter": max_iter})
-    weights, strength, delay = unpack(result.x)
-    seconds = time.perf_counter() - start
-    fits = {label: Extrapolation(synergies, weights[i], strength, delay, float(result.fun), seconds)
-            for i, label in enumerate(unique)}
-    return fits[None] if categories is None else fits
+        A residual node moves its trial's torque from one node spacing before it to one spacing,
+        the largest delay and ``memory`` s of activation dynamics (12 deactivation time
+        constants) after it, and its own residual excitations; the weights of a category move
+        its trials' torque and deep excitations; strengths and delay move every torque.
+        """
+        from scipy.sparse import lil_matrix
+
+        n_trials, length, n_measured = len(self.lengths), self.length_max, len(SURFACE_MUSCLES)
+        n_torque, n_deep = n_trials * length, n_trials * length * 2
+        n_rows = n_torque + n_deep + (n_trials * length * n_measured if self.bases else 0)
+        pattern = lil_matrix((n_rows, len(self.x0)), dtype=np.int8)
+        for b in range(n_trials):
+            rows = slice(b * length, (b + 1) * length)
+            columns = slice(2 * self.k * self.member[b], 2 * self.k * (self.member[b] + 1))
+            pattern[rows, columns] = 1
+            pattern[rows, self.n_weights:self.n_fixed] = 1
+            pattern[n_torque + b * length * 2:n_torque + (b + 1) * length * 2, columns] = 1
+        before = int(np.ceil(self.residual_spacing / self.time_step))
+        after = int(np.ceil((self.residual_spacing + self.delay_max + memory) / self.time_step))
+        for b, basis in enumerate(self.bases):
+            for node in range(basis.shape[1]):
+                touched = np.flatnonzero(basis[:, node])
+                first, last = max(0, touched[0] - before), min(len(basis), touched[-1] + after + 1)
+                for channel in range(n_measured):
+                    column = self.node_start[b] + node * n_measured + channel
+                    pattern[b * length + first:b * length + last, column] = 1
+                    pattern[n_torque + n_deep + (b * length + touched) * n_measured + channel, column] = 1
+        return pattern.tocsr()

@@ -109,3 +109,50 @@ def test_bad_inputs_raise_clear_errors(rng):
 def test_imports_without_tensorflow():
     code = "import sys, nmm_core.synergy; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.opensim
+def test_jacobian_sparsity_covers_every_dependence(rng):
+    """The sparsity handed to the solver must contain every entry of a dense finite-difference
+    Jacobian (a missing entry would silently corrupt the fitted gradients)."""
+    trials, _, nominal = synthetic_trials(rng, [[[0.25, 0.0], [0.0, 0.3]]] * 2, (0.0, 1.5))
+    for t in trials:
+        for name in ("surface", "length", "speed", "moment_arm", "torque"):
+            setattr(t, name, getattr(t, name)[:150])
+    found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
+    problem = synergy._SynXProblem(trials, found, nominal, 0.01, True, 0.01, 1.0, 0.2, 0.3, (0.5, 1.6),
+                                   (0.0, 0.1), 5.0, ["a", "b"])
+    x = problem.x0 + rng.uniform(0.0, 0.05, problem.x0.shape)  # residual nodes off their bounds' kinks
+    base = problem.residuals(x)
+    pattern = problem.sparsity().toarray().astype(bool)
+    assert pattern.shape == (len(base), len(x))
+    for j in range(len(x)):
+        step = np.zeros_like(x)
+        step[j] = 1e-6
+        moved = np.abs(problem.residuals(x + step) - base) > 1e-13
+        assert moved.any(), f"parameter {j} moves nothing"
+        assert not np.any(moved & ~pattern[:, j]), f"parameter {j} moves residuals outside the pattern"
+
+
+@pytest.mark.opensim
+def test_residual_excitations_correct_a_channel_the_recording_missed(rng):
+    """Measured triceps-lateral envelope that misses 0.1 of excitation in one window: with
+    residual excitations the fit puts extensor excitation back there (shared between the two
+    triceps channels, which the torque cannot tell apart), not elsewhere, and tracks the torque
+    better."""
+    trials, _, nominal = synthetic_trials(rng, [[[0.25, 0.0], [0.0, 0.3]]] * 2, (0.0, 1.5))
+    window = slice(100, 250)
+    for t in trials:
+        t.surface = t.surface.copy()
+        t.surface[window, 3] = np.clip(t.surface[window, 3] - 0.1, 0.0, None)
+    found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
+    plain = synergy.fit_extrapolation(trials, found, nominal, calibrate=False)
+    fitted = synergy.fit_extrapolation(trials, found, nominal, calibrate=False, residual_weight=0.1)
+    assert fitted.cost < 0.7 * plain.cost
+    assert len(fitted.residual_excitation) == 2 and plain.residual_excitation is None
+    for residual in fitted.residual_excitation:
+        restored = residual[window.start + 20:window.stop - 20, 2:].sum(axis=1).mean()
+        assert 0.04 < restored < 0.15
+        assert np.abs(residual[300:]).mean() < 0.02
+    with pytest.raises(ValueError, match="residual_weight must be positive"):
+        synergy.fit_extrapolation(trials, found, nominal, residual_weight=0.0)
