@@ -1,51 +1,142 @@
 """The reproduction runner: jupytext sources -> papermill-executed notebooks -> Jupyter Book.
 
-``python -m nmm_core.reproduce [--quick] [--no-book | --book-only] [--root DIR]``
+``python -m nmm_core.reproduce [--quick] [--jobs N] [--force] [--no-book | --book-only] [--root DIR]``
 
-Each chapter in :data:`CHAPTERS` is executed with its parameters into
-``book/_generated/<name>.ipynb``. A notebook is skipped when its source, parameters and the
-library's code are unchanged since its last successful run (a fingerprint is stored beside it).
-A failing notebook keeps its executed copy as ``<name>.failed.ipynb`` for inspection, the
-others still run, and the command exits non-zero naming the notebook and the cell. The book is
-then built strictly (``-W -n --keep-going``) without executing anything.
+1. The virtual cohort is generated (or found up to date) first, so that the notebooks only read it.
+2. Every chapter of :data:`CHAPTERS` is executed with its parameters into
+   ``book/_generated/<name>.ipynb``; the independent chapters run in parallel (``--jobs``, default
+   the number of cores), the comparison after the subject chapters. A chapter's parameters are
+   its own, updated by ``reproduce.toml`` (``[full]`` or ``[quick]`` by mode, then
+   ``[chapter.<name>]``).
+3. A chapter is skipped when its source, parameters, the library (code and version) and its
+   inputs (its subject's data, or for the comparison every results file) are unchanged since its
+   last successful run; the fingerprint is stored beside the executed notebook.
+4. A failing chapter keeps its executed copy as ``<name>.failed.ipynb`` and the previous good
+   result, the others still run, chapters that depend on it are not run, and the command exits
+   non-zero naming the notebook and the cell.
+5. ``results/summary.json`` and ``results/summary.csv`` are written from the subjects' results
+   files (:mod:`nmm_core.results`), and the book is built strictly (``-W -n --keep-going``)
+   without executing anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+from . import __version__
 from .config import REPO_ROOT
 
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
-#: (executed notebook name, jupytext source name, parameters of the full run, quick overrides)
-CHAPTERS: tuple[tuple[str, str, dict, dict], ...] = (
-    ("arm_model", "arm_model", {"quick": False}, {"quick": True}),
-    ("cohort", "cohort", {"quick": False}, {"quick": True}),
-    *((f"nmm_{s}", "nmm_subject", {"subject": s, "quick": False}, {"quick": True}) for s in SUBJECTS),
-    *((f"mse_{s}", "mse_subject", {"subject": s, "quick": False}, {"quick": True}) for s in SUBJECTS),
-)
 GENERATED = Path("book") / "_generated"
+PARAMETER_FILE = "reproduce.toml"
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    """One executed notebook of the book.
+
+    Attributes
+    ----------
+    name : str
+        The executed notebook's name (``book/_generated/<name>.ipynb``).
+    source : str
+        The jupytext source (``notebooks/<source>.md``); one source can make several chapters.
+    parameters : dict
+        Its papermill parameters before ``reproduce.toml``'s.
+    inputs : str
+        What it reads: ``""`` (nothing tracked), ``"cohort"`` (the cohort's index),
+        ``"subject"`` (its subject's data folder) or ``"results"`` (every results file).
+    after_subjects : bool
+        Runs once every subject chapter has succeeded.
+    """
+
+    name: str
+    source: str
+    parameters: dict
+    inputs: str = ""
+    after_subjects: bool = False
+
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("introduction", "introduction", {}),
+    Chapter("arm_model", "arm_model", {}),
+    Chapter("cohort", "cohort", {}, "cohort"),
+    *(Chapter(f"nmm_{s}", "nmm_subject", {"subject": s}, "subject") for s in SUBJECTS),
+    *(Chapter(f"mse_{s}", "mse_subject", {"subject": s}, "subject") for s in SUBJECTS),
+    Chapter("own_data", "own_data", {}, "cohort"),
+    Chapter("comparison", "comparison", {}, "results", after_subjects=True),
+)
+
+
+def chapter_parameters(root: Path, chapter: Chapter, quick: bool) -> dict:
+    """The chapter's parameters for a run: its own, then ``reproduce.toml``'s mode table
+    (``[full]`` or ``[quick]``) and its ``[chapter.<name>]`` table; ``quick`` is always set."""
+    settings = {}
+    path = root / PARAMETER_FILE
+    if path.is_file():
+        try:
+            settings = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{path} is not valid TOML ({error}); fix the line it names.") from error
+    unknown = set(settings.get("chapter", {})) - {c.name for c in CHAPTERS}
+    if unknown:
+        raise ValueError(f"{path}: [chapter.{sorted(unknown)[0]}] names no chapter; chapters are "
+                         f"{', '.join(c.name for c in CHAPTERS)}.")
+    return {**chapter.parameters, **settings.get("quick" if quick else "full", {}),
+            **settings.get("chapter", {}).get(chapter.name, {}), "quick": quick}
 
 
 def _library_digest() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(__version__.encode())
     for path in sorted((REPO_ROOT / "nmm_core").glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def fingerprint(source: Path, parameters: dict) -> str:
-    """SHA-256 of a notebook's source text, its parameters and the library's code."""
+def _digest_files(paths) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path.name).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
+    """The files a chapter reads, whose contents enter its fingerprint."""
+    import data_download
+
+    from .config import results_dir
+
+    if chapter.inputs == "results":
+        return sorted(p for p in results_dir().glob("S*/*") if p.suffix in (".json", ".npz"))
+    if chapter.inputs in ("cohort", "subject"):
+        from .cohort import cohort_name
+
+        folder = data_download.cache_dir() / cohort_name(bool(parameters.get("quick")))
+        if chapter.inputs == "cohort":
+            return [p for p in [folder / "cohort.json"] if p.is_file()]
+        return sorted(p for p in (folder / parameters["subject"]).rglob("*") if p.is_file())
+    return []
+
+
+def fingerprint(source: Path, parameters: dict, inputs=()) -> str:
+    """SHA-256 of a notebook's source text, its parameters, the library (code and version) and
+    the contents of its input files."""
     digest = hashlib.sha256(source.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     digest.update(_library_digest().encode())
+    digest.update(_digest_files(list(inputs)).encode())
     return digest.hexdigest()
 
 
@@ -68,12 +159,35 @@ def _failed_cell(notebook_path: Path) -> str:
     return "unknown cell"
 
 
+QUICK_NOTE = (":::{note}\nThis page was executed with the quick parameter set (`quick = True`): a "
+              "shortened run that checks the whole pipeline in minutes. Its numbers differ from the full "
+              "run's (`make reproduce`).\n:::")
+
+
+def _present_parameters(notebook_path: Path, parameters: dict) -> None:
+    """Hide the parameter cells in the book (the notebook keeps them) and, after a quick run,
+    put a note under the page's title saying so."""
+    notebook = json.loads(notebook_path.read_text())
+    cells = notebook["cells"]
+    for cell in cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    if parameters.get("quick"):
+        title = next((i for i, c in enumerate(cells)
+                      if c["cell_type"] == "markdown" and "".join(c["source"]).lstrip().startswith("# ")), -1)
+        cells.insert(title + 1, {"cell_type": "markdown", "id": "quick-note", "metadata": {},
+                                 "source": QUICK_NOTE})
+    notebook_path.write_text(json.dumps(notebook, indent=1))
+
+
 def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False,
-                    source_name: str | None = None) -> str:
+                    source_name: str | None = None, inputs=()) -> str:
     """Execute one chapter; return "skipped" or "executed", raise RuntimeError on failure.
 
     ``name`` is the executed notebook's name; ``source_name`` the jupytext source's (default:
-    the same), so one source can give several chapters (one per subject).
+    the same), so one source can give several chapters (one per subject). ``inputs`` are the
+    files whose contents decide, with the source, parameters and library, whether it reruns.
     """
     import jupytext
     import papermill
@@ -86,7 +200,7 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     output = out_dir / f"{name}.ipynb"
     stamp = out_dir / f"{name}.fingerprint.json"
     failed = out_dir / f"{name}.failed.ipynb"
-    key = fingerprint(source, parameters)
+    key = fingerprint(source, parameters, inputs)
     if not force and output.is_file() and stamp.is_file():
         if json.loads(stamp.read_text()).get("fingerprint") == key:
             return "skipped"
@@ -103,6 +217,7 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
                            f"kept at {failed}") from error
     finally:
         staged_input.unlink(missing_ok=True)
+    _present_parameters(staged_output, parameters)
     # Only a complete, successful run replaces the previous executed notebook.
     os.replace(staged_output, output)
     failed.unlink(missing_ok=True)
@@ -110,10 +225,98 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     return "executed"
 
 
+def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool) -> tuple[str, str]:
+    """Worker: execute one chapter in its own process; returns (name, status or error text).
+
+    The kernel's own output (library start-up messages, warnings) goes to
+    ``book/_generated/<name>.log`` rather than over the progress bar.
+    """
+    log = root / GENERATED / f"{chapter.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "w") as stream:
+        os.dup2(stream.fileno(), 1)
+        os.dup2(stream.fileno(), 2)
+        try:
+            inputs = input_files(chapter, parameters)
+            return chapter.name, execute_chapter(root, chapter.name, parameters, force, chapter.source, inputs)
+        except (RuntimeError, FileNotFoundError) as error:
+            return chapter.name, f"FAILED: {error} (kernel log: {log})"
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = False) -> dict[str, str]:
+    """Execute chapters, the independent ones ``jobs`` at a time, then the summary and the
+    chapters that come after the subjects. Returns ``{name: status}``: ``"executed"``,
+    ``"skipped"``, ``"FAILED: <why>"`` or ``"not run: <why>"``."""
+    from tqdm import tqdm
+
+    parameters = {c.name: chapter_parameters(root, c, quick) for c in chapters}
+    statuses: dict[str, str] = {}
+    progress = tqdm(total=len(chapters), desc="notebooks", unit="notebook")
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no state shared with the runner
+    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+        for stage in (False, True):
+            batch = [c for c in chapters if c.after_subjects == stage]
+            blocker = None
+            if stage and batch:
+                failed = [name for name, status in statuses.items() if not status.startswith(("executed", "skipped"))]
+                if failed:
+                    blocker = f"not run: {', '.join(failed)} failed"
+                else:
+                    from .results import write_summary
+
+                    try:
+                        write_summary(quick)
+                    except ValueError as error:
+                        blocker = f"not run: the results summary failed: {error}"
+            if blocker:
+                for c in batch:
+                    statuses[c.name] = blocker
+                    progress.write(f"{c.name}: {blocker}")
+                    progress.update()
+                continue
+            # Longest first (the NMM chapters train networks), so the cores stay busy to the end.
+            batch.sort(key=lambda c: not c.name.startswith("nmm_"))
+            futures = [pool.submit(_run_chapter, root, c, parameters[c.name], force) for c in batch]
+            for future in concurrent.futures.as_completed(futures):
+                name, status = future.result()
+                statuses[name] = status
+                progress.write(f"{name}: {status}")
+                progress.update()
+    progress.close()
+    return statuses
+
+
+def publishing_config(root: Path, repository_url: str, branch: str = "main") -> Path:
+    """Write ``_build/_config.publish.yml``: the book's ``_config.yml`` plus the repository,
+    issue and Binder launch buttons for ``repository_url``; return its path."""
+    import yaml
+
+    settings = yaml.safe_load((root / "_config.yml").read_text())
+    settings["repository"] = {"url": repository_url, "branch": branch}
+    settings["launch_buttons"] = {"binderhub_url": "https://mybinder.org", "notebook_interface": "classic"}
+    settings.setdefault("html", {}).update(use_repository_button=True, use_issues_button=True)
+    path = root / "_build" / "_config.publish.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
 def build_book(root: Path) -> None:
-    """Build the HTML book strictly; raise RuntimeError if Sphinx reports any warning."""
+    """Build the HTML book strictly; raise RuntimeError if Sphinx reports any warning.
+
+    With ``NMM_REPOSITORY_URL`` set, the book gets the buttons of that repository
+    (:func:`publishing_config`).
+    """
     executable = Path(sys.executable).with_name("jupyter-book")
     command = [str(executable), "build", str(root), "-W", "-n", "--keep-going"]
+    if os.environ.get("NMM_REPOSITORY_URL"):
+        command += ["--config", str(publishing_config(root, os.environ["NMM_REPOSITORY_URL"]))]
     result = subprocess.run(command, cwd=root)
     if result.returncode != 0:
         raise RuntimeError(f"the book build failed (exit {result.returncode}): {' '.join(command)}")
@@ -123,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nmm_core.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="use the quick parameter set")
     parser.add_argument("--force", action="store_true", help="re-execute even unchanged notebooks")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="notebooks executed at once (default: the number of cores)")
+    parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="execute only these chapters")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--no-book", action="store_true", help="execute notebooks only")
     group.add_argument("--book-only", action="store_true", help="build the book only")
@@ -130,24 +336,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = args.root.resolve()
+    chapters = CHAPTERS
+    if args.only:
+        unknown = set(args.only) - {c.name for c in CHAPTERS}
+        if unknown:
+            parser.error(f"unknown chapter {sorted(unknown)[0]!r}; chapters: {', '.join(c.name for c in CHAPTERS)}")
+        chapters = tuple(c for c in CHAPTERS if c.name in args.only)
 
     failures = []
     if not args.book_only:
-        from tqdm import tqdm
+        try:
+            for chapter in chapters:
+                chapter_parameters(root, chapter, args.quick)  # a bad reproduce.toml stops here
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        from .cohort import cohort_dir
 
-        progress = tqdm(CHAPTERS, desc="notebooks", unit="notebook")
-        for name, source_name, full, quick in progress:
-            parameters = {**full, **quick} if args.quick else dict(full)
-            progress.set_postfix_str(name)
-            try:
-                status = execute_chapter(root, name, parameters, force=args.force, source_name=source_name)
-                progress.write(f"{name}: {status}")
-            except (RuntimeError, FileNotFoundError) as error:
-                failures.append(str(error))
-                progress.write(f"{name}: FAILED: {error}")
+        cohort_dir(quick=args.quick)  # generated once here, read by every chapter
+        statuses = run_chapters(root, chapters, args.quick, args.jobs, args.force)
+        failures = [f"{name}: {status}" for name, status in statuses.items()
+                    if not status.startswith(("executed", "skipped"))]
     if failures:
         print("\n".join(["Failed notebooks:", *failures]), file=sys.stderr)
         return 1
+    if not args.book_only:
+        from .results import write_summary
+
+        paths = write_summary(args.quick)
+        print(f"Results: {', '.join(str(p) for p in paths)}")
     if not args.no_book:
         try:
             build_book(root)

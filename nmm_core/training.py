@@ -217,11 +217,11 @@ def true_deep_emg(trial: Trial, electromechanical_delay: float) -> np.ndarray:
 
 
 def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float) -> dict:
-    """Scores of predictions on a set of trials: pooled, and per hand load.
+    """Scores of predictions on a set of trials: pooled, per hand load and per trial.
 
     ``predictions`` maps each trial's name to ``{"deep": (T, 2), "torque": (T,)}``, from any
     method. Returns ``{"BRA": {"r", "rmse"}, "TRImed": {...}, "torque": {"rmse_Nm", "nrmse",
-    "r2"}, "per_load": {load: same}}``.
+    "r2"}, "per_load": {load: same}, "per_trial": {name: same}}``.
     """
     def pooled(selected):
         truth = np.concatenate([true_deep_emg(a.trial, electromechanical_delay) for a in selected])
@@ -235,7 +235,37 @@ def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_de
     result = pooled(arrays)
     result["per_load"] = {f"{load:g}": pooled([a for a in arrays if a.trial.hand_load == load])
                           for load in sorted({a.trial.hand_load for a in arrays})}
+    result["per_trial"] = {a.trial.name: {**pooled([a]), "hand_load_kg": a.trial.hand_load} for a in arrays}
     return result
+
+
+def save_predictions(path, arrays: Sequence[TrialArrays], predictions: dict,
+                     electromechanical_delay: float) -> Path:
+    """Save each trial's time, reference torque, true deep EMG and a method's predictions to
+    one ``.npz`` file (keys ``<trial>/<field>``), for the comparison chapter's figures."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = {}
+    for a in arrays:
+        name = a.trial.name
+        fields.update({f"{name}/time": a.trial.time, f"{name}/torque_reference": a.torque,
+                       f"{name}/torque": predictions[name]["torque"], f"{name}/deep": predictions[name]["deep"],
+                       f"{name}/deep_truth": true_deep_emg(a.trial, electromechanical_delay),
+                       f"{name}/hand_load_kg": np.array(a.trial.hand_load)})
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **fields)
+    tmp.replace(path)
+    return path
+
+
+def load_predictions(path) -> dict:
+    """``{trial: {field: array}}`` from :func:`save_predictions`."""
+    out: dict = {}
+    with np.load(path) as data:
+        for key in data.files:
+            trial, field = key.split("/", 1)
+            out.setdefault(trial, {})[field] = data[key]
+    return out
 
 
 def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanical_delay: float) -> dict:

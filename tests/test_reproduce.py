@@ -58,12 +58,133 @@ def test_failing_notebook_names_the_cell_and_keeps_the_previous_result(tmp_path)
     assert (root / "book/_generated/tiny.ipynb").read_bytes() == good
 
 
+SUBJECT = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+# A subject
+
+```{code-cell} ipython3
+:tags: [parameters]
+subject = "S01"
+value = 1
+quick = False
+```
+
+```{code-cell} ipython3
+import json
+from nmm_core import config
+folder = config.results_dir() / subject
+folder.mkdir(parents=True, exist_ok=True)
+if value < 0:
+    raise ValueError("negative value")
+for method in ("nmm", "mse"):
+    scores = {"BRA": {"r": value / 10, "rmse": 0.1}, "TRImed": {"r": None, "rmse": 0.2},
+              "torque": {"rmse_Nm": 1.0, "nrmse": 0.02, "r2": 0.9}}
+    (folder / f"{method}.json").write_text(json.dumps(
+        {**scores, "train_seconds": 1.5, "seed": 0, "quick": quick, "per_load": {"2": scores}}))
+```
+"""
+
+COMPARISON = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+# Comparison
+
+```{code-cell} ipython3
+:tags: [parameters]
+quick = False
+```
+
+```{code-cell} ipython3
+import json
+from nmm_core import config
+summary = json.loads((config.results_dir() / "summary.json").read_text())
+print(summary["mean"]["nmm"]["BRA"]["r"])
+```
+"""
+
+
+def _pipeline_root(tmp_path, monkeypatch):
+    """A project with two subject chapters and a comparison, results in tmp_path/results."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "subject.md").write_text(SUBJECT)
+    (tmp_path / "notebooks" / "comparison.md").write_text(COMPARISON)
+    monkeypatch.setenv("NMM_RESULTS_DIR", str(tmp_path / "results"))
+    chapters = (reproduce.Chapter("nmm_S01", "subject", {"subject": "S01"}),
+                reproduce.Chapter("nmm_S02", "subject", {"subject": "S02"}),
+                reproduce.Chapter("comparison", "comparison", {}, "results", after_subjects=True))
+    return tmp_path, chapters
+
+
+def test_parallel_run_skips_unchanged_and_reruns_one_subject_and_the_comparison(tmp_path, monkeypatch):
+    root, chapters = _pipeline_root(tmp_path, monkeypatch)
+    first = reproduce.run_chapters(root, chapters, quick=True, jobs=2)
+    assert first == {"nmm_S01": "executed", "nmm_S02": "executed", "comparison": "executed"}
+    summary = json.loads((root / "results/summary.json").read_text())
+    assert summary["mode"] == "quick" and set(summary["subjects"]) == {"S01", "S02"}
+    assert summary["mean"]["nmm"]["BRA"]["r"] == pytest.approx(0.1)
+    assert summary["mean"]["nmm"]["TRImed"]["r"] is None  # undefined everywhere: no mean
+    csv_lines = (root / "results/summary.csv").read_text().splitlines()
+    assert csv_lines[0] == "subject,method,load_kg,quantity,metric,value"
+    assert "S02,mse,2,torque,r2,0.9" in csv_lines and "S01,nmm,all,TRImed,r," in csv_lines
+    executed = json.loads((root / "book/_generated/comparison.ipynb").read_text())
+    assert "0.1" in json.dumps(executed["cells"][-1]["outputs"])
+
+    assert set(reproduce.run_chapters(root, chapters, quick=True, jobs=2).values()) == {"skipped"}
+    (root / "reproduce.toml").write_text("[chapter.nmm_S02]\nvalue = 3\n")
+    third = reproduce.run_chapters(root, chapters, quick=True, jobs=2)
+    assert third == {"nmm_S01": "skipped", "nmm_S02": "executed", "comparison": "executed"}
+    executed = json.loads((root / "book/_generated/comparison.ipynb").read_text())
+    assert "0.2" in json.dumps(executed["cells"][-1]["outputs"])  # mean of 0.1 and 0.3
+    # The other mode is a different parameter set: everything reruns.
+    assert set(reproduce.run_chapters(root, chapters, quick=False, jobs=2).values()) == {"executed"}
+
+
+def test_a_failing_subject_stops_its_dependants_but_not_the_others(tmp_path, monkeypatch):
+    root, chapters = _pipeline_root(tmp_path, monkeypatch)
+    (root / "reproduce.toml").write_text("[chapter.nmm_S01]\nvalue = -1\n")
+    statuses = reproduce.run_chapters(root, chapters, quick=True, jobs=2)
+    assert statuses["nmm_S02"] == "executed"
+    assert statuses["nmm_S01"].startswith("FAILED") and "ValueError: negative value" in statuses["nmm_S01"]
+    assert "nmm_S01.log" in statuses["nmm_S01"]
+    assert statuses["comparison"] == "not run: nmm_S01 failed"
+    assert (root / "book/_generated/nmm_S01.failed.ipynb").is_file()
+
+
+def test_input_files_enter_the_fingerprint(tmp_path):
+    root = _tiny_root(tmp_path)
+    data = tmp_path / "input.json"
+    data.write_text("1")
+    assert reproduce.execute_chapter(root, "tiny", {"value": 2}, inputs=[data]) == "executed"
+    assert reproduce.execute_chapter(root, "tiny", {"value": 2}, inputs=[data]) == "skipped"
+    data.write_text("2")
+    assert reproduce.execute_chapter(root, "tiny", {"value": 2}, inputs=[data]) == "executed"
+
+
+def test_parameter_file_errors_name_the_file_and_the_fix(tmp_path):
+    chapter = reproduce.CHAPTERS[0]
+    (tmp_path / "reproduce.toml").write_text("[quick]\nepochs = 5\n[chapter.nmm_S09]\nseed = 1\n")
+    with pytest.raises(ValueError, match=r"reproduce.toml: \[chapter.nmm_S09\] names no chapter"):
+        reproduce.chapter_parameters(tmp_path, chapter, quick=True)
+    (tmp_path / "reproduce.toml").write_text("[quick\n")
+    with pytest.raises(ValueError, match="is not valid TOML"):
+        reproduce.chapter_parameters(tmp_path, chapter, quick=True)
+    (tmp_path / "reproduce.toml").write_text("[quick]\nepochs = 5\n[chapter.introduction]\nepochs = 7\n")
+    assert reproduce.chapter_parameters(tmp_path, chapter, quick=True) == {"epochs": 7, "quick": True}
+    assert reproduce.chapter_parameters(tmp_path, chapter, quick=False) == {"epochs": 7, "quick": False}
+
+
 def test_quick_reproduction_builds_the_strict_book(tmp_path):
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO_ROOT / name, tmp_path / name)
     shutil.copytree(REPO_ROOT / "book", tmp_path / "book",
                     ignore=shutil.ignore_patterns("_generated"))
     shutil.copytree(REPO_ROOT / "notebooks", tmp_path / "notebooks")
+    shutil.copy(REPO_ROOT / "reproduce.toml", tmp_path / "reproduce.toml")
     env = {**os.environ, "NMM_DATA_DIR": str(tmp_path / "data"),  # the quick cohort lands here
            "NMM_RESULTS_DIR": str(tmp_path / "results")}
     run = subprocess.run([sys.executable, "-m", "nmm_core.reproduce", "--quick", "--root", str(tmp_path)],
@@ -72,7 +193,16 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     page = (tmp_path / "_build/html/book/_generated/arm_model.html").read_text()
     assert page.count("<img") >= 4  # the four figures of the chapter
     assert "pasted-text" in page  # glued numbers were inserted
-    assert (tmp_path / "_build/html/book/intro.html").is_file()
+    assert (tmp_path / "_build/html/book/_generated/introduction.html").is_file()
+    for page in ("methods", "reproduction_notes", "api", "references"):
+        assert (tmp_path / f"_build/html/book/{page}.html").is_file()
+    assert "nmm_core.synergy.fit_extrapolation" in (tmp_path / "_build/html/book/api.html").read_text()
+    summary = json.loads((tmp_path / "results/summary.json").read_text())
+    assert summary["mode"] == "quick" and summary["missing"] == []
+    assert set(summary["subjects"]) == set(reproduce.SUBJECTS)
+    comparison = (tmp_path / "_build/html/book/_generated/comparison.html").read_text()
+    assert "quick parameter set" in comparison and "injected" not in comparison  # parameters: a note, not code
+    assert comparison.count("<img") >= 4 and comparison.count("<table") >= 3 and "Traceback" not in comparison
     cohort_page = (tmp_path / "_build/html/book/_generated/cohort.html").read_text()
     assert cohort_page.count("<table") >= 4 and cohort_page.count("<img") >= 3
     assert (tmp_path / "data/downloads/virtual-cohort-quick/cohort.json").is_file()
