@@ -11,7 +11,7 @@ STAMP := $(VENV)/.nmm-installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv test test-fast reproduce notebooks book lock clean
+.PHONY: help venv test test-fast reproduce notebooks book check-book lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ notebooks: $(STAMP)  ## execute the notebooks only
 
 book: $(STAMP)  ## build the book from the executed notebooks (strict: -W -n --keep-going)
 	$(BIN)/python -m nmm_core.reproduce --book-only
+
+check-book: $(STAMP)  ## check every built page (and render it in Chromium when installed)
+	$(BIN)/python scripts/check_book.py --screenshots _build/screenshots
 
 lock: $(STAMP)  ## rewrite requirements.lock from the current environment
 	{ head -n 2 requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -iv '^nmm=='; } > requirements.lock.new

@@ -1,7 +1,7 @@
 """Fetching and caching of data files, each checked against its registered SHA-256.
 
 Remote files are listed in ``registry.txt`` next to this module (one
-``<name> sha256:<hex> <url>`` line each) and downloaded with :mod:`pooch`.
+``<name> sha256:<hex> <url>`` line each) and downloaded with ``pooch``.
 Files that are produced locally, such as the virtual cohort, are *generated*
 entries: a Python callable registered with :func:`register_generated` makes them
 on first use. Everything is cached per user (``pooch.os_cache("nmm")``);

@@ -1,4 +1,6 @@
-"""Command line: ``python -m data_download list | fetch NAME... | verify [NAME...]``.
+"""Command line: ``python -m data_download list | fetch NAME... | verify [NAME...]``, and
+``python -m data_download zenodo list | fetch NAME [--participants ID...] | freeze NAME`` for
+the public recordings (:mod:`data_download.zenodo`).
 
 Exit status 0 on success, 1 when any fetch fails or any verified file is
 missing or corrupted, 2 on a usage error.
@@ -24,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"registry file to use instead of the packaged one ({dd.REGISTRY_FILE})",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("zenodo", help="public recordings on Zenodo (python -m data_download zenodo --help)")
     sub.add_parser("list", help="show the known data files and whether they are cached")
     fetch = sub.add_parser("fetch", help="download (or generate) data files into the cache")
     fetch.add_argument("names", nargs="+", metavar="NAME")
@@ -92,6 +95,11 @@ def _verify(registry, names) -> int:
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["zenodo"]:  # public recordings: data_download.zenodo
+        from data_download import zenodo
+
+        return zenodo.main(argv[1:])
     args = _parser().parse_args(argv)
     registry = args.registry
     try:

@@ -180,19 +180,33 @@ def save_model(model, path) -> Path:
 # --------------------------------------------------------------------------------------------
 # Muscle geometry: OpenSim samples and their polynomial fit.
 # --------------------------------------------------------------------------------------------
-def _elbow_grid(n_samples: int) -> np.ndarray:
-    return np.linspace(*config.ELBOW_RANGE, n_samples)
+def find_muscles(model, names=MUSCLE_NAMES) -> list:
+    """The model's muscles called ``names`` (case-insensitive), in that order; a clear error
+    names the missing ones and the muscles the model has."""
+    available = {model.getMuscles().get(i).getName(): model.getMuscles().get(i)
+                 for i in range(model.getMuscles().getSize())}
+    by_lower = {name.lower(): muscle for name, muscle in available.items()}
+    missing = [name for name in names if name.lower() not in by_lower]
+    if missing:
+        raise ValueError(f"Model {model.getName()!r} has no muscle {', '.join(missing)} (case-insensitive); "
+                         f"it has {', '.join(sorted(available))}. Use a model with the arm26 muscle names "
+                         "or rename its muscles.")
+    return [by_lower[name.lower()] for name in names]
 
 
-def sample_muscle_geometry(model, elbow_angles) -> tuple[np.ndarray, np.ndarray]:
+def sample_muscle_geometry(model, elbow_angles, fixed_coordinates=None,
+                           elbow_range=config.ELBOW_RANGE) -> tuple[np.ndarray, np.ndarray]:
     """Musculotendon lengths and elbow moment arms of every muscle, computed by OpenSim.
 
     Parameters
     ----------
     model : opensim.Model
-        A model from :func:`build_arm_model` (its shoulder stays at its locked angle).
+        A model from :func:`build_arm_model` (its shoulder stays at its locked angle), or any
+        model with an ``elbow_flexion`` coordinate and the six arm26 muscles.
     elbow_angles : array_like
-        Elbow flexion angles, rad, shape (N,), inside the elbow range.
+        Elbow flexion angles, rad, shape (N,), inside ``elbow_range``.
+    fixed_coordinates : dict, optional
+        Values (rad or m) of other coordinates, held while the elbow moves.
 
     Returns
     -------
@@ -202,10 +216,12 @@ def sample_muscle_geometry(model, elbow_angles) -> tuple[np.ndarray, np.ndarray]
     """
     angles = np.asarray(elbow_angles, dtype=float).reshape(-1)
     for a in (angles.min(), angles.max()):
-        _check_angle("elbow angle", a, config.ELBOW_RANGE)
+        _check_angle("elbow angle", a, elbow_range)
     state = model.initSystem()
+    for name, value in (fixed_coordinates or {}).items():
+        model.getCoordinateSet().get(name).setValue(state, float(value), False)
     elbow = model.getCoordinateSet().get("elbow_flexion")
-    muscles = [model.getMuscles().get(name) for name in MUSCLE_NAMES]
+    muscles = find_muscles(model)
     lengths = np.empty((angles.size, len(muscles)))
     moment_arms = np.empty_like(lengths)
     for i, angle in enumerate(angles):
@@ -315,9 +331,17 @@ def fit_muscle_geometry(subject: Subject = config.NOMINAL_SUBJECT, shoulder_angl
         Number of elbow angles sampled by OpenSim, evenly over the range.
     """
     model = build_arm_model(subject, 0.0, shoulder_angle)
-    angles = _elbow_grid(n_samples)
-    lengths, moment_arms = sample_muscle_geometry(model, angles)
-    low, high = config.ELBOW_RANGE
+    return fit_model_geometry(model, float(shoulder_angle), subject.name, degree=degree, n_samples=n_samples)
+
+
+def fit_model_geometry(model, shoulder_angle: float = 0.0, name: str = "", fixed_coordinates=None,
+                       elbow_range=config.ELBOW_RANGE, degree: int = 11, n_samples: int = 227) -> MuscleGeometry:
+    """:func:`fit_muscle_geometry` for any OpenSim model with an ``elbow_flexion`` coordinate
+    and the six arm26 muscles (e.g. a participant's scaled model), with its other coordinates
+    held at ``fixed_coordinates`` (their defaults otherwise)."""
+    angles = np.linspace(*elbow_range, n_samples)
+    lengths, moment_arms = sample_muscle_geometry(model, angles, fixed_coordinates, elbow_range)
+    low, high = elbow_range
     center, half_width = 0.5 * (low + high), 0.5 * (high - low)
     x = (angles - center) / half_width
     powers = np.arange(degree, -1, -1)
@@ -327,8 +351,7 @@ def fit_muscle_geometry(subject: Subject = config.NOMINAL_SUBJECT, shoulder_angl
     design = np.vstack([value_rows, slope_rows])
     targets = np.vstack([lengths, moment_arms])
     coefficients, *_ = np.linalg.lstsq(design, targets, rcond=None)
-    geometry = MuscleGeometry(coefficients, center, half_width, float(shoulder_angle),
-                              subject.name, 0.0, 0.0)
+    geometry = MuscleGeometry(coefficients, center, half_width, float(shoulder_angle), name, 0.0, 0.0)
     return dataclasses.replace(
         geometry,
         max_length_error=float(np.abs(geometry.length(angles) - lengths).max()),
@@ -412,26 +435,58 @@ def inverse_dynamics(subject: Subject, time, elbow_angle, hand_load: float = 0.0
     for index in (int(np.argmin(angle)), int(np.argmax(angle))):
         _check_angle(f"elbow_angle[{index}]", angle[index], config.ELBOW_RANGE)
 
-    osim = _osim()
     model = build_arm_model(subject, hand_load, shoulder_angle)
-    # As OpenSim's InverseDynamicsTool does by default, exclude the muscles: the solver would
-    # otherwise subtract the forces of their default activations from the net torque.
+    return inverse_dynamics_of_model(model, time, {"elbow_flexion": (angle, speed, acceleration)})
+
+
+def inverse_dynamics_of_model(model, time, coordinates, output: str = "elbow_flexion") -> np.ndarray:
+    """Generalized force of coordinate ``output`` from OpenSim's ``InverseDynamicsSolver``.
+
+    Parameters
+    ----------
+    model : opensim.Model
+        Any model (e.g. a participant's scaled model); its muscles are excluded, as OpenSim's
+        InverseDynamicsTool does by default. Coordinates not given stay at their defaults, still.
+    time : array_like
+        s, shape (T,).
+    coordinates : dict
+        ``{name: angle}`` or ``{name: (angle, speed, acceleration)}``, each shape (T,), rad (or m);
+        speeds and accelerations default to :func:`elbow_kinematics` of the angle.
+    output : str
+        The coordinate whose generalized force is returned (N m for a rotation).
+    """
+    osim = _osim()
+    time = np.asarray(time, dtype=float)
+    series = {}
+    for name, values in coordinates.items():
+        if isinstance(values, tuple):
+            series[name] = tuple(np.asarray(v, dtype=float) for v in values)
+        else:
+            angle = np.asarray(values, dtype=float)
+            series[name] = (angle, *elbow_kinematics(time, angle))
     for i in range(model.getMuscles().getSize()):
         model.updMuscles().get(i).set_appliesForce(False)
     state = model.initSystem()
-    elbow = model.getCoordinateSet().get("elbow_flexion")
-    # The solver returns one generalized force per mobility; find the elbow's.
-    elbow_mobility = _mobility_index(model, state, elbow)
+    names = {model.getCoordinateSet().get(i).getName() for i in range(model.getCoordinateSet().getSize())}
+    unknown = sorted(set(series) - names)
+    if unknown or output not in names:
+        raise ValueError(f"Model {model.getName()!r} has no coordinate {', '.join(unknown or [output])}; "
+                         f"its coordinates are {', '.join(sorted(names))}.")
+    handles = {name: model.getCoordinateSet().get(name) for name in series}
+    # The solver returns one generalized force per mobility; find each coordinate's.
+    mobility = {name: _mobility_index(model, state, handle) for name, handle in handles.items()}
+    out_mobility = _mobility_index(model, state, model.getCoordinateSet().get(output))
     solver = osim.InverseDynamicsSolver(model)
     udot = osim.Vector(state.getNU(), 0.0)
-    torque = np.empty_like(angle)
-    for k in range(angle.size):
+    torque = np.empty(time.size)
+    for k in range(time.size):
         state.setTime(float(time[k]))
-        elbow.setValue(state, float(angle[k]), False)
-        elbow.setSpeedValue(state, float(speed[k]))
+        for name, (angle, speed, acceleration) in series.items():
+            handles[name].setValue(state, float(angle[k]), False)
+            handles[name].setSpeedValue(state, float(speed[k]))
+            udot.set(mobility[name], float(acceleration[k]))
         model.realizeVelocity(state)
-        udot.set(elbow_mobility, float(acceleration[k]))
-        torque[k] = solver.solve(state, udot).get(elbow_mobility)
+        torque[k] = solver.solve(state, udot).get(out_mobility)
     return torque
 
 

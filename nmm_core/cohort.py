@@ -34,8 +34,10 @@ from . import arm_model, config, muscle, signals, storage, trials
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
 
 HAND_LOADS = (0.0, 2.0, 4.0)  # kg
+#: Shoulder elevation (rad) of each posture: arm hanging, or raised overhead.
 POSTURES: Mapping[str, float] = MappingProxyType({"hanging": 0.0, "overhead": math.pi})
-KINEMATICS_RATE = 100.0  # Hz
+#: Sampling rate of the kinematics, torque and envelopes (Hz).
+KINEMATICS_RATE = 100.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -255,6 +255,8 @@ class NMM(keras.Model):
         return {"torque": torque, "deep": deep}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Torque error (after ``burn_in`` samples) + weighted smoothness, effort and prior terms;
+        each term is also tracked as a metric of its own."""
         deep = y_pred["deep"]
         error = ops.square((y_pred["torque"] - y) / self.torque_scale)[:, self.burn_in:]
         torque_loss = ops.mean(error)

@@ -67,6 +67,7 @@ class Chapter:
     after_subjects: bool = False
 
 
+#: Every chapter of the book, in the order of the table of contents.
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("introduction", "introduction", {}),
     Chapter("arm_model", "arm_model", {}),

@@ -178,6 +178,29 @@ def test_parameter_file_errors_name_the_file_and_the_fix(tmp_path):
     assert reproduce.chapter_parameters(tmp_path, chapter, quick=False) == {"epochs": 7, "quick": False}
 
 
+def _check_book():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_book", REPO_ROOT / "scripts" / "check_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_book_checker_finds_error_outputs_missing_figures_and_empty_tables(tmp_path):
+    check = _check_book()
+    (tmp_path / "fig.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 20)
+    good = ('<table><thead><tr><th>a</th></tr></thead><tbody><tr><td>1</td></tr></tbody></table>'
+            '<img src="fig.png">')
+    assert check.check_html(good, tmp_path / "page.html") == ([], {"images": 1, "tables": 1})
+    bad = ('<div class="output traceback highlight-ipythontb">Traceback (most recent call last)</div>'
+           '<table><thead><tr><th>a</th></tr></thead><tbody></tbody></table><img src="gone.png">')
+    problems, _ = check.check_html(bad, tmp_path / "page.html")
+    assert any("error output" in p for p in problems)
+    assert any("gone.png is missing" in p for p in problems)
+    assert any("table 1 has 1 header cells and 0 rows" in p for p in problems)
+
+
 def test_quick_reproduction_builds_the_strict_book(tmp_path):
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO_ROOT / name, tmp_path / name)
@@ -201,6 +224,9 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     assert summary["mode"] == "quick" and summary["missing"] == []
     assert set(summary["subjects"]) == set(reproduce.SUBJECTS)
     comparison = (tmp_path / "_build/html/book/_generated/comparison.html").read_text()
+    check = _check_book()
+    for page in check.book_pages(tmp_path / "_build/html", tmp_path / "_toc.yml"):
+        assert check.check_html(page.read_text(), page)[0] == []
     assert "quick parameter set" in comparison and "injected" not in comparison  # parameters: a note, not code
     assert comparison.count("<img") >= 4 and comparison.count("<table") >= 3 and "Traceback" not in comparison
     cohort_page = (tmp_path / "_build/html/book/_generated/cohort.html").read_text()
@@ -214,3 +240,16 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
             assert set(result["torque"]) == {"rmse_Nm", "nrmse", "r2"}
             page = (tmp_path / "_build/html/book/_generated" / f"{method}_{subject}.html").read_text()
             assert "Traceback" not in page and page.count("<img") >= 2
+
+
+def test_publishing_config_adds_the_repository_buttons(tmp_path):
+    import yaml
+
+    shutil.copy(REPO_ROOT / "_config.yml", tmp_path / "_config.yml")
+    path = reproduce.publishing_config(tmp_path, "https://github.com/someone/nmm")
+    settings = yaml.safe_load(path.read_text())
+    original = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+    assert settings["repository"]["url"] == "https://github.com/someone/nmm"
+    assert settings["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert settings["html"]["use_repository_button"] and settings["html"]["use_download_button"]
+    assert settings["sphinx"] == original["sphinx"] and "repository" not in original

@@ -1,0 +1,610 @@
+"""Public recordings and your own files, read into the project's :class:`~nmm_core.trials.Trial`.
+
+Two Zenodo data sets (fetched by :mod:`data_download.zenodo`), read from their documented
+layouts:
+
+``upper-limb-torque`` (doi:10.5281/zenodo.11209324)
+    One folder per participant ``SXX/``: ``SXX.json`` (age, sex, weight, height, segment data),
+    ``scaledModel.osim``, ``MVC/``, and trial folders under ``SJ/`` (single-joint) and ``MJ/``
+    (multi-joint), each with ``emgFilt.csv`` (processed, MVC-normalised envelopes, 100 Hz),
+    ``emgRaw.csv``, ``humanPositions.csv`` (rad), ``humanVelocities.csv`` and
+    ``muscleTorque.csv`` (N m). :func:`load_upper_limb_participant` reads it: the four surface
+    channels the methods use (BIClong, BICshort, TRIlong, TRIlat), the recorded BRA and TRImed
+    as the hidden channels to score against (``Trial.truth``), and as torque reference the
+    inverse dynamics of the participant's scaled model (or, with ``model="package"``, of this
+    package's arm scaled by the participant's height and mass), beside the file's torque.
+``emg-elbow`` (doi:10.5281/zenodo.7946782)
+    One folder per subject with ``subject_info`` (``key: value`` lines) and whitespace-delimited
+    ``{subject}_{exercise}_{set}_{load}.txt`` files of five columns (raw ch1, raw ch2, filtered
+    ch1, filtered ch2, angle), ch1 biceps and ch2 triceps, standing with the arm at the side.
+    :func:`load_elbow_subject` reads it with this package's arm scaled by the subject's height
+    and mass and the dumbbell as the hand load.
+
+Everything a file can get wrong has a clear error naming the file, the field and the fix, or a
+documented correction recorded in ``Trial.metadata["corrections"]``:
+
+- column names are matched without regard to case; extra columns are kept aside, unused;
+- angles above 3.5 in magnitude are taken as degrees (no elbow reaches 3.5 rad) and converted;
+- runs of NaN up to ``MAX_GAP_S`` are filled by linear interpolation; longer runs, or NaN at
+  either end, are an error;
+- EMG and kinematics on different time bases are put on the kinematics' by interpolation and
+  cut to their common span; less than 90 % overlap is an error;
+- elbow angles at most 0.1 rad outside the model's range are clipped to it.
+
+:func:`write_upper_limb_layout` writes trials in the ``upper-limb-torque`` layout, which the
+real-data chapter uses when the real files are absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import config
+from .config import DEEP_MUSCLES, SURFACE_MUSCLES, Subject
+from .trials import Trial, TrialFormatError
+
+MAX_GAP_S = 0.1  # longest run of NaN filled by interpolation, s
+ANGLE_DEGREES_THRESHOLD = 3.5  # |angle| above this is in degrees
+MIN_OVERLAP = 0.9
+CLIP_TOLERANCE = 0.1  # rad
+
+#: Columns of the upper-limb-torque EMG files, and the ones this package's arm has.
+UPPER_LIMB_EMG = ("DELTAnt", "DELTMed", "DELTPost", "PECT", "LATI", "TRILong", "TRILat", "TRIMed",
+                  "BICLong", "BICShort", "BRA", "BRD")
+UPPER_LIMB_TO_ARM26 = {"BICLong": "BIClong", "BICShort": "BICshort", "TRILong": "TRIlong",
+                       "TRILat": "TRIlat", "TRIMed": "TRImed", "BRA": "BRA"}
+UPPER_LIMB_COORDINATES = ("elv_angle", "shoulder_elv", "shoulder_rot", "elbow_flexion", "pro_sup",
+                          "deviation", "flexion")
+UPPER_LIMB_FILES = ("emgFilt.csv", "humanPositions.csv", "muscleTorque.csv")
+
+#: Forearm + hand mass as a fraction of body mass, and upper-arm length over stature (de Leva
+#: 1996, J. Biomech. 29:1223-1230): the package's arm is scaled by these when no scaled model
+#: is used. arm26's humerus (0.2904 m) is de Leva's male upper arm for a stature of 1.795 m.
+FOREARM_HAND_MASS_FRACTION = {"male": 0.0162 + 0.0061, "female": 0.0138 + 0.0056}
+REFERENCE_STATURE = config.HUMERUS_LENGTH / (281.7 / 1741.0)
+
+
+@dataclasses.dataclass
+class RecordedTrial:
+    """A recorded trial, read into a :class:`Trial`, with what the Trial does not hold.
+
+    Attributes
+    ----------
+    trial : Trial
+        Surface channels in ``emg``; the recorded deep channels (if any) in ``truth``, never an
+        input to the methods; the inverse-dynamics torque in ``torque``.
+    file_torque : ndarray or None
+        The data set's own torque (N m), on the trial's time base.
+    emg : dict
+        Every recorded EMG channel (arm26 names where the arm has the muscle).
+    coordinates : dict
+        Every kinematics column, rad, on the trial's time base.
+    corrections : list of str
+        What was corrected while reading (also in ``trial.metadata["corrections"]``).
+    """
+
+    trial: Trial
+    file_torque: np.ndarray | None
+    emg: dict
+    coordinates: dict
+    corrections: list
+
+
+def _fail(path: Path, problem: str, fix: str):
+    raise TrialFormatError(f"{path}: {problem}. Fix: {fix}")
+
+
+# --------------------------------------------------------------------------------------------
+# Tables.
+# --------------------------------------------------------------------------------------------
+def fill_short_gaps(values: np.ndarray, rate: float, path: Path, column: str,
+                    max_gap_s: float = MAX_GAP_S) -> tuple[np.ndarray, str | None]:
+    """Fill runs of NaN up to ``max_gap_s`` by linear interpolation; error for longer ones or
+    NaN at either end. Returns the filled values and a correction note (None if none)."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return values, None
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(int), [0]])))
+    runs = list(zip(edges[::2], edges[1::2]))
+    for start, stop in runs:
+        if start == 0 or stop == values.size:
+            _fail(path, f"column {column!r} has no value in rows {start + 2}-{stop + 1} at the "
+                  "start or end of the recording", "cut the trial to where the signal is recorded")
+        if (stop - start) / rate > max_gap_s:
+            _fail(path, f"column {column!r} has {stop - start} missing values in a row (rows "
+                  f"{start + 2}-{stop + 1}, {(stop - start) / rate:.2f} s), more than the "
+                  f"{max_gap_s} s filled by interpolation", "cut the trial around the gap or repair it")
+    index = np.arange(values.size)
+    filled = values.copy()
+    filled[bad] = np.interp(index[bad], index[~bad], values[~bad])
+    return filled, f"{path.name}: {int(bad.sum())} missing values of {column!r} interpolated ({len(runs)} runs)"
+
+
+def read_table(path, delimiter: str | None = ",", time_column: str | None = "time",
+               names: Sequence[str] | None = None) -> tuple[dict, list[str]]:
+    """Columns of a delimited text table with a header row (or ``names``), as float arrays.
+
+    Keys keep the header's spelling; :func:`column` finds them without regard to case. With a
+    ``time_column``, time must be finite and strictly increasing and short NaN runs in the
+    other columns are filled (:func:`fill_short_gaps`). Returns (columns, corrections).
+    """
+    path = Path(path)
+    if not path.is_file():
+        _fail(path, "the file is missing", "check the folder against the data set's layout, or fetch it again")
+    with open(path, newline="") as handle:
+        if delimiter is None:
+            rows = [line.split() for line in handle if line.strip()]
+        else:
+            rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(cell.strip() for cell in row)]
+    if names is None:
+        if not rows:
+            _fail(path, "the file is empty", "fetch it again")
+        header, rows = [h.strip() for h in rows[0]], rows[1:]
+    else:
+        header = list(names)
+    if not rows:
+        _fail(path, "the file has a header but no data", "fetch it again; the download may be truncated")
+    data = np.full((len(rows), len(header)), np.nan)
+    first_row = 2 if names is None else 1
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            _fail(path, f"line {i + first_row} has {len(row)} fields, the header {len(header)}",
+                  "the file is truncated or malformed; fetch it again")
+        for j, cell in enumerate(row):
+            cell = cell.strip()
+            if cell.lower() in ("", "nan", "na", "null"):
+                continue
+            try:
+                data[i, j] = float(cell)
+            except ValueError:
+                _fail(path, f"line {i + first_row}, column {header[j]!r}: {cell!r} is not a number",
+                      "repair or re-fetch the file")
+    columns = {name: data[:, j] for j, name in enumerate(header)}
+    corrections: list[str] = []
+    if time_column is not None:
+        time_key = column_name(columns, time_column, path)
+        time = columns[time_key]
+        if not np.all(np.isfinite(time)) or np.any(np.diff(time) <= 0):
+            row = int(np.flatnonzero(~np.isfinite(time) | np.concatenate([[False], np.diff(time) <= 0]))[0])
+            _fail(path, f"time is missing or not increasing at line {row + first_row}",
+                  "repair the time column or re-fetch the file")
+        rate = (time.size - 1) / (time[-1] - time[0])
+        for name in header:
+            if name != time_key:
+                columns[name], note = fill_short_gaps(columns[name], rate, path, name)
+                if note:
+                    corrections.append(note)
+    return columns, corrections
+
+
+def column_name(columns: Mapping, wanted: str, path: Path) -> str:
+    """The key of ``columns`` equal to ``wanted`` without regard to case (error if none)."""
+    for name in columns:
+        if name.lower() == wanted.lower():
+            return name
+    _fail(path, f"no column {wanted!r} (columns: {', '.join(columns)})",
+          f"check the file against the layout; the column {wanted!r} is required")
+
+
+def angles_in_radians(values: np.ndarray, path: Path, column: str) -> tuple[np.ndarray, str | None]:
+    """Convert a joint angle given in degrees (any |value| above 3.5) to radians."""
+    finite = values[np.isfinite(values)]
+    if finite.size and np.abs(finite).max() > ANGLE_DEGREES_THRESHOLD:
+        return np.radians(values), f"{path.name}: {column!r} taken as degrees (max |value| {np.abs(finite).max():.1f}) and converted to rad"
+    return values, None
+
+
+def _on_time(values: np.ndarray, time: np.ndarray, target: np.ndarray) -> np.ndarray:
+    return np.interp(target, time, values)
+
+
+def common_span(time_a: np.ndarray, time_b: np.ndarray, path_a: Path, path_b: Path) -> np.ndarray:
+    """Mask of ``time_a`` (the kinematics) inside the span of ``time_b``; error if ``time_b``
+    covers less than 90 % of ``time_a``'s span."""
+    start, stop = max(time_a[0], time_b[0]), min(time_a[-1], time_b[-1])
+    if stop <= start or (stop - start) < MIN_OVERLAP * (time_a[-1] - time_a[0]):
+        _fail(path_b, f"covers {time_b[0]:.2f}-{time_b[-1]:.2f} s but {path_a.name} covers "
+              f"{time_a[0]:.2f}-{time_a[-1]:.2f} s (less than {MIN_OVERLAP:.0%} in common)",
+              "check that both files belong to the same trial, or cut the kinematics to the recording")
+    return (time_a >= start - 1e-9) & (time_a <= stop + 1e-9)
+
+
+def elbow_in_range(angle: np.ndarray, path: Path, elbow_range=config.ELBOW_RANGE) -> tuple[np.ndarray, str | None]:
+    """Clip elbow angles at most 0.1 rad outside the model's range; error beyond."""
+    low, high = elbow_range
+    if angle.min() < low - CLIP_TOLERANCE or angle.max() > high + CLIP_TOLERANCE:
+        _fail(path, f"the elbow angle spans {angle.min():.2f} to {angle.max():.2f} rad, outside the "
+              f"model's {low:.2f} to {high:.2f} rad", "check the angle's sign, zero and units (rad, flexion positive)")
+    if angle.min() < low or angle.max() > high:
+        return np.clip(angle, low, high), f"{path.name}: elbow angle clipped to the model's range ({low:.2f} to {high:.2f} rad)"
+    return angle, None
+
+
+# --------------------------------------------------------------------------------------------
+# Subjects.
+# --------------------------------------------------------------------------------------------
+def scaled_subject(name: str, height_m: float, mass_kg: float, sex: str = "male") -> Subject:
+    """This package's arm scaled to a person: lengths by stature, forearm+hand mass by body
+    mass (de Leva 1996 proportions; see :data:`FOREARM_HAND_MASS_FRACTION`)."""
+    if not 1.0 < height_m < 2.5:
+        raise ValueError(f"height {height_m} m is implausible; give it in metres (e.g. 1.75).")
+    if not 25.0 < mass_kg < 250.0:
+        raise ValueError(f"body mass {mass_kg} kg is implausible; give it in kilograms.")
+    female = str(sex).strip().lower().startswith(("f", "w"))
+    fraction = FOREARM_HAND_MASS_FRACTION["female" if female else "male"]
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name) or "subject"
+    return Subject(safe, segment_length_scale=height_m / REFERENCE_STATURE,
+                   forearm_mass_scale=mass_kg * fraction / config.FOREARM_MASS)
+
+
+def _metres(value, what: str, path: Path) -> float:
+    number = _number(value, what, path)
+    return number / 100.0 if number > 3.0 else number  # centimetres given
+
+
+def _number(value, what: str, path: Path) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    found = re.search(r"[-+]?\d+(?:[.,]\d+)?", str(value))
+    if not found:
+        _fail(path, f"{what} = {value!r} is not a number", f"give {what} as a number")
+    return float(found.group().replace(",", "."))
+
+
+def _field(record: Mapping, path: Path, *candidates: str):
+    lower = {str(k).strip().lower(): v for k, v in record.items()}
+    for key in candidates:
+        if key in lower:
+            return lower[key]
+    _fail(path, f"no field {candidates[0]!r} (fields: {', '.join(record)})", f"add {candidates[0]!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# upper-limb-torque (doi:10.5281/zenodo.11209324).
+# --------------------------------------------------------------------------------------------
+def upper_limb_participant_info(folder) -> dict:
+    """``SXX.json`` of a participant folder, checked for what the loaders use."""
+    folder = Path(folder)
+    path = folder / f"{folder.name}.json"
+    if not path.is_file():
+        _fail(path, "the participant file is missing", "fetch the participant again")
+    try:
+        info = json.loads(path.read_text())
+    except ValueError as error:
+        _fail(path, f"not valid JSON ({error})", "fetch the participant again")
+    return info
+
+
+def upper_limb_subject(folder) -> Subject:
+    """The package's arm scaled by the participant's height, weight and sex (the fallback of
+    :func:`load_upper_limb_participant` with ``model="package"``)."""
+    folder = Path(folder)
+    info = upper_limb_participant_info(folder)
+    path = folder / f"{folder.name}.json"
+    return scaled_subject(folder.name, _metres(_field(info, path, "height", "height_m", "height (m)"), "height", path),
+                          _number(_field(info, path, "weight", "mass", "weight_kg", "mass_kg"), "weight", path),
+                          str(_field(info, path, "sex", "gender")))
+
+
+def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled", subject: Subject | None = None,
+                          osim_model=None) -> RecordedTrial:
+    """One trial folder of the upper-limb-torque layout (see the module docstring).
+
+    ``model``: ``"scaled"`` takes the inverse-dynamics reference from the participant's
+    ``scaledModel.osim``; ``"package"`` from this package's arm scaled by
+    :func:`upper_limb_subject` (or ``subject``).
+    """
+    trial_dir = Path(trial_dir)
+    participant_dir = Path(participant_dir) if participant_dir is not None else trial_dir.parent.parent
+    for name in UPPER_LIMB_FILES:
+        if not (trial_dir / name).is_file():
+            _fail(trial_dir / name, "the file is missing", "fetch the participant again (python -m data_download "
+                  f"zenodo fetch upper-limb-torque --participants {participant_dir.name})")
+    positions_path, emg_path, torque_path = (trial_dir / n for n in ("humanPositions.csv", "emgFilt.csv",
+                                                                     "muscleTorque.csv"))
+    positions, corrections = read_table(positions_path)
+    time = positions[column_name(positions, "time", positions_path)]
+    angle_columns = [k for k in positions if k.lower() != "time"]
+    if any(k.lower() == "elbow_flexion" for k in angle_columns):
+        elbow_key = column_name(positions, "elbow_flexion", positions_path)
+    elif len(angle_columns) == 1:
+        elbow_key = angle_columns[0]
+        corrections.append(f"{positions_path.name}: the only angle column {elbow_key!r} taken as elbow flexion")
+    else:
+        _fail(positions_path, f"several angle columns ({', '.join(angle_columns)}) and none is 'elbow_flexion'",
+              "name the elbow column 'elbow_flexion'")
+    # One unit for the whole file, decided by the elbow.
+    _, degrees = angles_in_radians(positions[elbow_key], positions_path, elbow_key)
+    coordinates = {k: np.radians(positions[k]) if degrees else positions[k] for k in angle_columns}
+    if degrees:
+        corrections.append(degrees)
+
+    emg_table, notes = read_table(emg_path)
+    corrections += notes
+    emg_time = emg_table[column_name(emg_table, "time", emg_path)]
+    torque_table, notes = read_table(torque_path)
+    corrections += notes
+    torque_time = torque_table[column_name(torque_table, "time", torque_path)]
+    torque_columns = [k for k in torque_table if k.lower() != "time"]
+    elbow_torque = [k for k in torque_columns if "elbow" in k.lower()]
+    if len(elbow_torque) == 1:
+        torque_key = elbow_torque[0]
+    elif len(torque_columns) == 1:
+        torque_key = torque_columns[0]
+    else:
+        _fail(torque_path, f"cannot tell the elbow torque among {', '.join(torque_columns)}",
+              "name the elbow torque column so that it contains 'elbow'")
+
+    keep = common_span(time, emg_time, positions_path, emg_path) & common_span(time, torque_time, positions_path, torque_path)
+    if not keep.all():
+        corrections.append(f"{trial_dir.name}: cut to the span the kinematics, EMG and torque share "
+                           f"({int((~keep).sum())} samples dropped)")
+    time = time[keep]
+    coordinates = {k: v[keep] for k, v in coordinates.items()}
+    if emg_time.size != time.size or not np.allclose(emg_time, time, atol=1e-6):
+        corrections.append(f"{emg_path.name}: EMG put on the kinematics' time base by interpolation")
+    emg = {}
+    for key, values in emg_table.items():
+        if key.lower() == "time":
+            continue
+        arm26 = next((v for k, v in UPPER_LIMB_TO_ARM26.items() if k.lower() == key.lower()), key)
+        emg[arm26] = _on_time(values, emg_time, time)
+    missing = [m for m in SURFACE_MUSCLES + DEEP_MUSCLES if m not in emg]
+    if missing:
+        wanted = {v: k for k, v in UPPER_LIMB_TO_ARM26.items()}
+        _fail(emg_path, f"no EMG column {', '.join(wanted[m] for m in missing)}",
+              "the methods need the four surface channels, and BRA and TRIMed to score against")
+    file_torque = _on_time(torque_table[torque_key], torque_time, time)
+
+    elbow, note = elbow_in_range(coordinates[elbow_key], positions_path)
+    if note:
+        corrections.append(note)
+    coordinates[elbow_key] = elbow
+    shoulder_key = next((k for k in coordinates if k.lower() == "shoulder_elv"), None)
+    shoulder = float(np.mean(coordinates[shoulder_key])) if shoulder_key else 0.0
+    if shoulder_key and np.ptp(coordinates[shoulder_key]) > 0.1:
+        corrections.append(f"{positions_path.name}: the shoulder moves over {np.ptp(coordinates[shoulder_key]):.2f} rad; "
+                           f"the muscle geometry is taken at its mean ({shoulder:.2f} rad)")
+
+    if model == "scaled":
+        reference = _scaled_model_torque(participant_dir, time, coordinates, elbow_key, osim_model)
+    elif model == "package":
+        from .arm_model import inverse_dynamics
+
+        subject = subject or upper_limb_subject(participant_dir)
+        reference = inverse_dynamics(subject, time, elbow, shoulder_angle=float(np.clip(shoulder, 0.0, math.pi)))
+    else:
+        raise ValueError(f"model must be 'scaled' or 'package', got {model!r}.")
+
+    task = trial_dir.parent.name
+    trial = Trial(name=f"{task}_{trial_dir.name}", subject=participant_dir.name, time=time - time[0],
+                  elbow_angle=elbow, torque=reference,
+                  emg=np.column_stack([np.clip(emg[m], 0.0, None) for m in SURFACE_MUSCLES]),
+                  emg_channels=tuple(SURFACE_MUSCLES), hand_load=0.0,
+                  shoulder_angle=float(np.clip(shoulder, 0.0, math.pi)),
+                  truth={m: np.clip(emg[m], 0.0, None) for m in DEEP_MUSCLES},
+                  metadata={"source": "doi:10.5281/zenodo.11209324", "task": task, "folder": str(trial_dir),
+                            "torque_reference": f"inverse dynamics ({model} model)", "corrections": corrections})
+    return RecordedTrial(trial, file_torque, emg, coordinates, corrections)
+
+
+def _scaled_model_torque(participant_dir: Path, time, coordinates: dict, elbow_key: str, osim_model=None):
+    from .arm_model import _osim, inverse_dynamics_of_model
+
+    path = participant_dir / "scaledModel.osim"
+    if osim_model is None:
+        if not path.is_file():
+            _fail(path, "the participant's scaled model is missing",
+                  "fetch the participant again, or pass model='package' to use this package's arm")
+        osim_model = _osim().Model(str(path))
+    names = {osim_model.getCoordinateSet().get(i).getName() for i in range(osim_model.getCoordinateSet().getSize())}
+    given = {("elbow_flexion" if k == elbow_key else k): v for k, v in coordinates.items()}
+    used = {k: v for k, v in given.items() if k in names}
+    if "elbow_flexion" not in names:
+        _fail(path, f"the model has no coordinate 'elbow_flexion' (it has {', '.join(sorted(names))})",
+              "use a model whose elbow coordinate is 'elbow_flexion', or model='package'")
+    return inverse_dynamics_of_model(osim_model, time - time[0], used)
+
+
+def upper_limb_trial_dirs(participant_dir) -> list[Path]:
+    """The trial folders (those holding ``emgFilt.csv``) under ``SJ/`` and ``MJ/``."""
+    participant_dir = Path(participant_dir)
+    found = sorted(p.parent for task in ("SJ", "MJ") for p in (participant_dir / task).glob("*/emgFilt.csv"))
+    if not found:
+        _fail(participant_dir, "no trial folder (SJ/<trial>/emgFilt.csv or MJ/<trial>/emgFilt.csv)",
+              "check the participant folder, or fetch it again")
+    return found
+
+
+def load_upper_limb_participant(participant_dir, model: str = "scaled", tasks: Sequence[str] = ("SJ", "MJ")
+                                ) -> list[RecordedTrial]:
+    """Every trial of one participant of the upper-limb-torque layout (see the module docstring)."""
+    participant_dir = Path(participant_dir)
+    upper_limb_participant_info(participant_dir)
+    osim_model = None
+    if model == "scaled":
+        from .arm_model import _osim
+
+        path = participant_dir / "scaledModel.osim"
+        if not path.is_file():
+            _fail(path, "the participant's scaled model is missing",
+                  "fetch the participant again, or pass model='package' to use this package's arm")
+        osim_model = _osim().Model(str(path))
+    subject = upper_limb_subject(participant_dir) if model == "package" else None
+    return [load_upper_limb_trial(d, participant_dir, model, subject, osim_model)
+            for d in upper_limb_trial_dirs(participant_dir) if d.parent.name in tasks]
+
+
+def upper_limb_geometry(participant_dir, shoulder_angle: float = 0.0, model: str = "scaled"):
+    """Muscle geometry for the learner: lengths and moment arms of the six arm26 muscles from
+    the participant's scaled model (shoulder elevation held at ``shoulder_angle``), or from
+    this package's arm scaled to the participant."""
+    from .arm_model import _osim, fit_model_geometry, fit_muscle_geometry
+
+    participant_dir = Path(participant_dir)
+    if model == "package":
+        return fit_muscle_geometry(upper_limb_subject(participant_dir), shoulder_angle)
+    osim_model = _osim().Model(str(participant_dir / "scaledModel.osim"))
+    names = {osim_model.getCoordinateSet().get(i).getName() for i in range(osim_model.getCoordinateSet().getSize())}
+    elbow = osim_model.getCoordinateSet().get("elbow_flexion")
+    elbow_range = (max(elbow.getRangeMin(), config.ELBOW_RANGE[0]), min(elbow.getRangeMax(), config.ELBOW_RANGE[1]))
+    fixed = {"shoulder_elv": shoulder_angle} if "shoulder_elv" in names else {}
+    return fit_model_geometry(osim_model, shoulder_angle, participant_dir.name, fixed, elbow_range)
+
+
+def write_upper_limb_layout(folder, participant: str, trials: Sequence[Trial], subject: Subject,
+                            height_m: float, mass_kg: float, sex: str = "male") -> Path:
+    """Write trials in the upper-limb-torque layout (``<folder>/<participant>/...``), with the
+    deep muscles' excitations as their recorded channels and this package's arm as the scaled
+    model; the other EMG columns of the layout are zeros. Returns the participant folder."""
+    from .arm_model import build_arm_model, save_model
+
+    root = Path(folder) / participant
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{participant}.json").write_text(json.dumps(
+        {"age": None, "sex": sex, "weight": mass_kg, "height": height_m,
+         "note": "written by nmm_core.public_data.write_upper_limb_layout"}, indent=1))
+    save_model(build_arm_model(subject, 0.0, 0.0), root / "scaledModel.osim")
+    to_file = {v: k for k, v in UPPER_LIMB_TO_ARM26.items()}
+    for index, trial in enumerate(trials, 1):
+        task = "SJ" if trial.shoulder_angle < 0.5 else "MJ"
+        directory = root / task / f"trial{index}"
+        directory.mkdir(parents=True, exist_ok=True)
+        time = trial.time
+        emg = {name: np.zeros_like(time) for name in UPPER_LIMB_EMG}
+        for muscle in SURFACE_MUSCLES:
+            emg[to_file[muscle]] = trial.channel(muscle)
+        for muscle in DEEP_MUSCLES:
+            emg[to_file[muscle]] = np.interp(time, time, trial.truth[muscle])
+        _write_csv(directory / "emgFilt.csv", time, emg)
+        angles = {name: np.zeros_like(time) for name in UPPER_LIMB_COORDINATES}
+        angles["elbow_flexion"] = trial.elbow_angle
+        angles["shoulder_elv"] = np.full_like(time, trial.shoulder_angle)
+        _write_csv(directory / "humanPositions.csv", time, angles)
+        _write_csv(directory / "humanVelocities.csv", time,
+                   {k: np.gradient(v, time) for k, v in angles.items()})
+        _write_csv(directory / "muscleTorque.csv", time, {"elbow_flexion": trial.torque})
+    return root
+
+
+def _write_csv(path: Path, time: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["TIME", *columns])
+        for k in range(time.size):
+            writer.writerow([f"{time[k]:.6f}", *(f"{columns[c][k]:.9g}" for c in columns)])
+
+
+# --------------------------------------------------------------------------------------------
+# emg-elbow (doi:10.5281/zenodo.7946782).
+# --------------------------------------------------------------------------------------------
+ELBOW_FILE_PATTERN = re.compile(r"^(?P<subject>.+)_(?P<exercise>flex|pronsup)_(?P<set>train|test)_(?P<load>\d+)\.txt$",
+                                re.IGNORECASE)
+ELBOW_COLUMNS = ("raw_ch1", "raw_ch2", "filtered_ch1", "filtered_ch2", "angle")
+ELBOW_RATE = 2000.0  # Hz, the Shimmer3's rate in the data set's description
+
+
+def read_subject_info(path) -> dict:
+    """``key: value`` lines of a ``subject_info`` file (keys lower-cased)."""
+    path = Path(path)
+    if not path.is_file():
+        _fail(path, "the subject_info file is missing", "fetch the data set again")
+    info = {}
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        if ":" not in line:
+            _fail(path, f"line {number} {line!r} is not 'key: value'", "repair the line")
+        key, value = line.split(":", 1)
+        info[key.strip().lower()] = value.strip()
+    return info
+
+
+def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.0):
+    """One ``{subject}_{exercise}_{set}_{load}.txt`` file: returns (time, elbow angle (rad),
+    biceps and triceps envelopes (not yet normalised), hand load (kg), corrections).
+
+    The rate is not stated with the files: ``rate`` is assumed and checked (the elbow must move
+    at 0.05 to 3 Hz, as flexion-extension does), and the angle's unit is inferred.
+    """
+    from .signals import envelope
+
+    path = Path(path)
+    match = ELBOW_FILE_PATTERN.match(path.name)
+    if not match:
+        _fail(path, "the name does not follow {subject}_{flex|pronsup}_{train|test}_{load in g}.txt",
+              "rename the file to the data set's pattern")
+    columns, _ = read_table(path, delimiter=None, time_column=None, names=ELBOW_COLUMNS)
+    corrections = []
+    for name, values in columns.items():
+        columns[name], note = fill_short_gaps(values, rate, path, name)
+        if note:
+            corrections.append(note)
+    angle = columns["angle"]
+    span = np.ptp(angle)
+    if span > 2 * math.pi:
+        angle = np.radians(angle)
+        corrections.append(f"{path.name}: angle taken as degrees (range {span:.0f}) and converted to rad")
+    if np.ptp(angle) < 0.1:
+        _fail(path, f"the angle barely moves (range {np.ptp(angle):.3f})", "check the angle column (the fifth)")
+    spectrum = np.abs(np.fft.rfft(angle - angle.mean()))
+    frequencies = np.fft.rfftfreq(angle.size, 1.0 / rate)
+    dominant = frequencies[1:][np.argmax(spectrum[1:])]
+    if not 0.05 <= dominant <= 3.0:
+        _fail(path, f"at the assumed {rate:g} Hz the elbow moves at {dominant:.2f} Hz, not the 0.05-3 Hz of "
+              "flexion-extension", "pass the recording's true sampling rate (rate=...)")
+    time = np.arange(angle.size) / rate
+    envelopes = envelope(np.abs(np.column_stack([columns["filtered_ch1"], columns["filtered_ch2"]])), rate)
+    target = np.arange(0.0, time[-1], 1.0 / envelope_rate)
+    envelopes = np.column_stack([np.interp(target, time, envelopes[:, j]) for j in range(2)])
+    angle = np.interp(target, time, angle)
+    load = float(match.group("load")) / 1000.0
+    return target, angle, np.clip(envelopes, 0.0, None), load, corrections, match.groupdict()
+
+
+def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE) -> list[RecordedTrial]:
+    """Every ``exercise`` file of one subject folder of the emg-elbow layout, with inverse
+    dynamics of this package's arm scaled by ``subject_info`` and the dumbbell in the hand.
+
+    Biceps (ch1) feeds BIClong and BICshort, triceps (ch2) TRIlong and TRIlat; envelopes are
+    normalised by the subject's largest over all its files (the data set has no MVC trial).
+    """
+    from .arm_model import inverse_dynamics
+
+    folder = Path(folder)
+    info_path = folder / "subject_info"
+    info = read_subject_info(info_path)
+    subject = scaled_subject(folder.name, _metres(_field(info, info_path, "height"), "height", info_path),
+                             _number(_field(info, info_path, "weight", "mass"), "weight", info_path),
+                             str(info.get("gender", info.get("sex", "male"))))
+    files = sorted(p for p in folder.glob("*.txt") if (m := ELBOW_FILE_PATTERN.match(p.name))
+                   and m.group("exercise").lower() == exercise)
+    if not files:
+        _fail(folder, f"no {exercise} file ({{subject}}_{exercise}_{{set}}_{{load}}.txt)", "check the subject folder")
+    read = [load_elbow_trial(p, rate) for p in files]
+    peak = np.max([r[2].max(axis=0) for r in read], axis=0)
+    out = []
+    for path, (time, angle, envelopes, load, corrections, parts) in zip(files, read):
+        angle, note = elbow_in_range(angle, path)
+        if note:
+            corrections.append(note)
+        envelopes = envelopes / np.maximum(peak, 1e-12)
+        corrections.append(f"{path.name}: envelopes normalised by the subject's peak (no MVC in this data set)")
+        torque = inverse_dynamics(subject, time, angle, hand_load=load)
+        emg = np.column_stack([envelopes[:, 0], envelopes[:, 0], envelopes[:, 1], envelopes[:, 1]])
+        trial = Trial(name=path.stem, subject=folder.name, time=time, elbow_angle=angle, torque=torque,
+                      emg=emg, emg_channels=tuple(SURFACE_MUSCLES), hand_load=load, shoulder_angle=0.0,
+                      metadata={"source": "doi:10.5281/zenodo.7946782", "set": parts["set"],
+                                "channels": "ch1 biceps -> BIClong, BICshort; ch2 triceps -> TRIlong, TRIlat",
+                                "corrections": corrections})
+        out.append(RecordedTrial(trial, None, {"biceps": envelopes[:, 0], "triceps": envelopes[:, 1]},
+                                 {"elbow_flexion": angle}, corrections))
+    return out
