@@ -67,6 +67,30 @@ MUSCLE_NAMES: tuple[str, ...] = ("TRIlong", "TRIlat", "TRImed", "BIClong", "BICs
 #: Surface muscles (recorded with surface EMG) and deep muscles (to be estimated).
 SURFACE_MUSCLES: tuple[str, ...] = ("BIClong", "BICshort", "TRIlong", "TRIlat")
 DEEP_MUSCLES: tuple[str, ...] = ("BRA", "TRImed")
+
+
+def hidden_muscles(hidden=DEEP_MUSCLES) -> tuple[str, ...]:
+    """Check a set of hidden muscles (those a method must estimate): the deep muscles, plus any
+    surface muscles hidden for a leave-one-channel-out test; returned in the given order."""
+    hidden = tuple(hidden)
+    unknown = [m for m in hidden if m not in MUSCLE_NAMES]
+    if unknown or len(set(hidden)) != len(hidden):
+        raise ValueError(f"hidden muscles {list(hidden)} must be distinct names from {list(MUSCLE_NAMES)}.")
+    missing = [m for m in DEEP_MUSCLES if m not in hidden]
+    if missing:
+        raise ValueError(f"hidden muscles must include the deep muscles {list(DEEP_MUSCLES)} (no surface EMG "
+                         f"exists for them); {missing} are missing.")
+    if len(hidden) == len(MUSCLE_NAMES):
+        raise ValueError("at least one surface muscle must stay measured.")
+    return hidden
+
+
+def excitation_order(hidden=DEEP_MUSCLES) -> tuple[int, ...]:
+    """Indices that put ``concatenate([surface (SURFACE_MUSCLES order), hidden])`` into
+    MUSCLE_NAMES order, a hidden muscle's estimate replacing its surface column."""
+    hidden = hidden_muscles(hidden)
+    return tuple(len(SURFACE_MUSCLES) + hidden.index(m) if m in hidden else SURFACE_MUSCLES.index(m)
+                 for m in MUSCLE_NAMES)
 FLEXORS: tuple[str, ...] = ("BIClong", "BICshort", "BRA")
 EXTENSORS: tuple[str, ...] = ("TRIlong", "TRIlat", "TRImed")
 

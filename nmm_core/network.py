@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from . import muscle
-from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES
+from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, excitation_order, hidden_muscles
 
 MUSCLE_GROUPS: dict[str, tuple[str, ...]] = {
     "biceps": ("BIClong", "BICshort"),
@@ -51,9 +51,6 @@ PARAMETER_BOUNDS: dict[str, tuple[float, float, float, str]] = {
 LEVEL_NAMES = {"group": GROUP_NAMES, "muscle": MUSCLE_NAMES}
 N_PARAMETERS = sum(len(LEVEL_NAMES[b[3]]) for b in PARAMETER_BOUNDS.values())
 
-#: Order of the excitation columns the physics block assembles: surface first, then deep.
-_INPUT_ORDER = SURFACE_MUSCLES + DEEP_MUSCLES
-_TO_MODEL_ORDER = np.array([_INPUT_ORDER.index(m) for m in MUSCLE_NAMES])
 
 
 def _logit(p: float) -> float:
@@ -64,11 +61,12 @@ def _logit(p: float) -> float:
 class MusclePhysics(keras.layers.Layer):
     """Excitations -> delay -> activation dynamics -> shape factor -> Hill forces -> torque.
 
-    Call on ``[deep, surface, length, speed, moment_arm]`` with shapes (B, T, 2), (B, T, 4),
-    (B, T, 6), (B, T, 6), (B, T, 6): deep excitations (BRA, TRImed), measured surface envelopes
-    (:data:`~nmm_core.config.SURFACE_MUSCLES` order), musculotendon lengths (m), lengthening
-    speeds (m/s) and moment arms (m) in :data:`~nmm_core.config.MUSCLE_NAMES` order. Returns
-    elbow torque, N m, shape (B, T).
+    Call on ``[hidden, surface, length, speed, moment_arm]`` with shapes (B, T, H), (B, T, 4),
+    (B, T, 6), (B, T, 6), (B, T, 6): the estimated excitations of the ``hidden`` muscles (by
+    default the deep ones, BRA and TRImed), measured surface envelopes
+    (:data:`~nmm_core.config.SURFACE_MUSCLES` order; a hidden surface muscle's column is
+    ignored), musculotendon lengths (m), lengthening speeds (m/s) and moment arms (m) in
+    :data:`~nmm_core.config.MUSCLE_NAMES` order. Returns elbow torque, N m, shape (B, T).
 
     Parameters
     ----------
@@ -81,12 +79,17 @@ class MusclePhysics(keras.layers.Layer):
         False freezes the subject parameters at their nominal values (an ablation).
     initial : dict, optional
         Starting values by parameter name (scalars or one per group), inside the bounds.
+    hidden : sequence of str
+        The muscles whose excitations come from the network (default: the deep muscles; add a
+        surface muscle to hide it, for leave-one-channel-out).
     """
 
     def __init__(self, max_isometric_force, optimal_fiber_length, tendon_slack_length,
                  pennation_angle_at_optimal, time_step, trainable_parameters=True, initial=None,
-                 **kwargs):
+                 hidden=DEEP_MUSCLES, **kwargs):
         super().__init__(**kwargs)
+        self.hidden = hidden_muscles(hidden)
+        self._order = np.array(excitation_order(self.hidden))
         self.nominal = {
             "max_isometric_force": [float(v) for v in max_isometric_force],
             "optimal_fiber_length": [float(v) for v in optimal_fiber_length],
@@ -142,9 +145,9 @@ class MusclePhysics(keras.layers.Layer):
         return {name: dict(zip(LEVEL_NAMES[PARAMETER_BOUNDS[name][3]], ops.convert_to_numpy(value).tolist()))
                 for name, value in self.parameter_tensors().items()}
 
-    def excitations(self, deep, surface):
+    def excitations(self, hidden, surface):
         """All six excitations, (B, T, 6) in MUSCLE_NAMES order."""
-        return ops.take(ops.concatenate([surface, deep], axis=-1), _TO_MODEL_ORDER, axis=-1)
+        return ops.take(ops.concatenate([surface, hidden], axis=-1), self._order, axis=-1)
 
     def call(self, inputs):
         deep, surface, length, speed, moment_arm = inputs
@@ -160,7 +163,8 @@ class MusclePhysics(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), **self.nominal, "time_step": self.time_step,
-                "trainable_parameters": self.trainable_parameters, "initial": self.initial}
+                "trainable_parameters": self.trainable_parameters, "initial": self.initial,
+                "hidden": list(self.hidden)}
 
 
 @keras.saving.register_keras_serializable(package="nmm")
@@ -183,8 +187,9 @@ class PositionEmbedding(keras.layers.Layer):
 
 
 def make_backbone(kind: str, window: int, n_features: int, width: int = 32, depth: int = 2,
-                  heads: int = 2, dropout: float = 0.0) -> keras.Model:
-    """Sequence model (B, window, n_features) -> deep excitations (B, window, 2) in [0, 1].
+                  heads: int = 2, dropout: float = 0.0, n_outputs: int = len(DEEP_MUSCLES)) -> keras.Model:
+    """Sequence model (B, window, n_features) -> hidden excitations (B, window, n_outputs) in
+    [0, 1] (by default the two deep muscles').
 
     ``kind``: ``"transformer"`` (the paper's backbone: encoder blocks of multi-head
     self-attention and a feed-forward layer, learned positions), ``"gru"`` (bidirectional GRU)
@@ -211,7 +216,7 @@ def make_backbone(kind: str, window: int, n_features: int, width: int = 32, dept
         raise ValueError(f"Unknown backbone {kind!r}; choose 'transformer', 'gru' or 'conv'.")
     # Start near a low, physiological excitation (sigmoid(-2) = 0.12) rather than 0.5, which
     # would ask the deep muscles for large torques before anything is learned.
-    outputs = keras.layers.Dense(len(DEEP_MUSCLES), activation="sigmoid", name="deep_excitation",
+    outputs = keras.layers.Dense(n_outputs, activation="sigmoid", name="deep_excitation",
                                  bias_initializer=keras.initializers.Constant(-2.0))(x)
     return keras.Model(inputs, outputs, name=f"{kind}_backbone")
 

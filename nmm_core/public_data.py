@@ -132,7 +132,7 @@ def read_table(path, delimiter: str | None = ",", time_column: str | None = "tim
                names: Sequence[str] | None = None) -> tuple[dict, list[str]]:
     """Columns of a delimited text table with a header row (or ``names``), as float arrays.
 
-    Keys keep the header's spelling; :func:`column` finds them without regard to case. With a
+    Keys keep the header's spelling; :func:`column_name` finds them without regard to case. With a
     ``time_column``, time must be finite and strictly increasing and short NaN runs in the
     other columns are filled (:func:`fill_short_gaps`). Returns (columns, corrections).
     """
@@ -195,7 +195,7 @@ def column_name(columns: Mapping, wanted: str, path: Path) -> str:
 
 
 def angles_in_radians(values: np.ndarray, path: Path, column: str) -> tuple[np.ndarray, str | None]:
-    """Convert a joint angle given in degrees (any |value| above 3.5) to radians."""
+    """Convert a joint angle given in degrees (any magnitude above 3.5) to radians."""
     finite = values[np.isfinite(values)]
     if finite.size and np.abs(finite).max() > ANGLE_DEGREES_THRESHOLD:
         return np.radians(values), f"{path.name}: {column!r} taken as degrees (max |value| {np.abs(finite).max():.1f}) and converted to rad"
@@ -570,6 +570,17 @@ def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.
     return target, angle, np.clip(envelopes, 0.0, None), load, corrections, match.groupdict()
 
 
+def elbow_subject(folder) -> Subject:
+    """This package's arm scaled by an emg-elbow subject's ``subject_info`` (height, weight,
+    gender)."""
+    folder = Path(folder)
+    info_path = folder / "subject_info"
+    info = read_subject_info(info_path)
+    return scaled_subject(folder.name, _metres(_field(info, info_path, "height"), "height", info_path),
+                          _number(_field(info, info_path, "weight", "mass"), "weight", info_path),
+                          str(info.get("gender", info.get("sex", "male"))))
+
+
 def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE) -> list[RecordedTrial]:
     """Every ``exercise`` file of one subject folder of the emg-elbow layout, with inverse
     dynamics of this package's arm scaled by ``subject_info`` and the dumbbell in the hand.
@@ -580,11 +591,7 @@ def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE)
     from .arm_model import inverse_dynamics
 
     folder = Path(folder)
-    info_path = folder / "subject_info"
-    info = read_subject_info(info_path)
-    subject = scaled_subject(folder.name, _metres(_field(info, info_path, "height"), "height", info_path),
-                             _number(_field(info, info_path, "weight", "mass"), "weight", info_path),
-                             str(info.get("gender", info.get("sex", "male"))))
+    subject = elbow_subject(folder)
     files = sorted(p for p in folder.glob("*.txt") if (m := ELBOW_FILE_PATTERN.match(p.name))
                    and m.group("exercise").lower() == exercise)
     if not files:
@@ -608,3 +615,49 @@ def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE)
         out.append(RecordedTrial(trial, None, {"biceps": envelopes[:, 0], "triceps": envelopes[:, 1]},
                                  {"elbow_flexion": angle}, corrections))
     return out
+
+
+def write_elbow_layout(folder, subject_id: str, trials: Sequence[Trial], height_m: float, mass_kg: float,
+                       sex: str = "Male", rate: float = ELBOW_RATE, seed: int = 0) -> Path:
+    """Write trials in the emg-elbow layout (``<folder>/<subject_id>/``): ``subject_info`` and
+    one ``{subject}_flex_train_{load in g}_...`` file per trial, whose EMG columns are the
+    BIClong and TRIlat envelopes modulating seeded white noise at ``rate`` and whose angle is
+    in degrees. A stand-in for the real files; returns the subject folder."""
+    root = Path(folder) / subject_id
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "subject_info").write_text(f"ID: {subject_id}\nAge: 30\nHeight: {height_m * 100:.0f} cm\n"
+                                       f"Weight: {mass_kg:.1f} kg\nArm length: 60 cm\nHand width: 8 cm\n"
+                                       f"Gender: {sex}\n")
+    rng = np.random.default_rng(seed)
+    counts: dict = {}
+    for trial in trials:
+        grams = int(round(trial.hand_load * 1000))
+        counts[grams] = counts.get(grams, 0) + 1
+        split = "train" if counts[grams] == 1 else "test"
+        if counts[grams] > 2:
+            continue  # the layout has one train and one test file per load
+        time = np.arange(0.0, trial.time[-1], 1.0 / rate)
+        envelopes = np.column_stack([np.interp(time, trial.time, trial.channel(m)) for m in ("BIClong", "TRIlat")])
+        raw = envelopes * rng.normal(size=envelopes.shape)
+        angle = np.degrees(np.interp(time, trial.time, trial.elbow_angle))
+        np.savetxt(root / f"{subject_id}_flex_{split}_{grams}.txt", np.column_stack([raw, raw, angle]), fmt="%.6g")
+    return root
+
+
+def find_participant(data_root, dataset: str, participant: str = "") -> Path | None:
+    """The folder of ``participant`` (any depth) under a data set's unpacked data, recognised by
+    its ``<ID>.json`` (upper-limb-torque) or ``subject_info`` (emg-elbow); with ``participant``
+    empty, the first one found. None when the data are not there."""
+    root = Path(data_root)
+    if not root.is_dir():
+        return None
+    if dataset == "upper-limb-torque":
+        found = sorted(p.parent for p in root.rglob("*.json") if p.stem == p.parent.name)
+    elif dataset == "emg-elbow":
+        found = sorted(p.parent for p in root.rglob("subject_info"))
+    else:
+        raise ValueError(f"Unknown data set {dataset!r}; use 'upper-limb-torque' or 'emg-elbow'.")
+    if participant:
+        found = [p for p in found if p.name == participant]
+    return found[0] if found else None
+

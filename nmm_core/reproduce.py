@@ -55,9 +55,12 @@ class Chapter:
         Its papermill parameters before ``reproduce.toml``'s.
     inputs : str
         What it reads: ``""`` (nothing tracked), ``"cohort"`` (the cohort's index),
-        ``"subject"`` (its subject's data folder) or ``"results"`` (every results file).
+        ``"subject"`` (its subject's data folder), ``"results"`` (every results file) or
+        ``"public"`` (a public data set's participant, else the stand-in's cohort subject).
     after_subjects : bool
         Runs once every subject chapter has succeeded.
+    full_cohort : bool
+        Reads the full virtual cohort even in a quick run (generated before the chapters run).
     """
 
     name: str
@@ -65,6 +68,7 @@ class Chapter:
     parameters: dict
     inputs: str = ""
     after_subjects: bool = False
+    full_cohort: bool = False
 
 
 #: Every chapter of the book, in the order of the table of contents.
@@ -75,6 +79,9 @@ CHAPTERS: tuple[Chapter, ...] = (
     *(Chapter(f"nmm_{s}", "nmm_subject", {"subject": s}, "subject") for s in SUBJECTS),
     *(Chapter(f"mse_{s}", "mse_subject", {"subject": s}, "subject") for s in SUBJECTS),
     Chapter("own_data", "own_data", {}, "cohort"),
+    Chapter("real_upper_limb", "real_data", {"dataset": "upper-limb-torque", "participant": "S01"}, "public",
+            full_cohort=True),
+    Chapter("real_elbow", "real_data", {"dataset": "emg-elbow", "participant": ""}, "public", full_cohort=True),
     Chapter("comparison", "comparison", {}, "results", after_subjects=True),
 )
 
@@ -121,6 +128,16 @@ def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
 
     if chapter.inputs == "results":
         return sorted(p for p in results_dir().glob("S*/*") if p.suffix in (".json", ".npz"))
+    if chapter.inputs == "public":
+        from .public_data import find_participant
+
+        dataset = parameters["dataset"]
+        folder = find_participant(data_download.cache_dir() / dataset / "data", dataset, parameters["participant"])
+        if folder is None:  # the chapter's stand-in: the full cohort's subject S02
+            from .cohort import cohort_name
+
+            folder = data_download.cache_dir() / cohort_name(False) / "S02"
+        return sorted(p for p in folder.rglob("*") if p.is_file())
     if chapter.inputs in ("cohort", "subject"):
         from .cohort import cohort_name
 
@@ -265,7 +282,9 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
             batch = [c for c in chapters if c.after_subjects == stage]
             blocker = None
             if stage and batch:
-                failed = [name for name, status in statuses.items() if not status.startswith(("executed", "skipped"))]
+                subject_chapters = {c.name for c in chapters if c.inputs == "subject"}
+                failed = [name for name, status in statuses.items()
+                          if name in subject_chapters and not status.startswith(("executed", "skipped"))]
                 if failed:
                     blocker = f"not run: {', '.join(failed)} failed"
                 else:
@@ -355,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         from .cohort import cohort_dir
 
         cohort_dir(quick=args.quick)  # generated once here, read by every chapter
+        if args.quick and any(c.full_cohort for c in chapters):
+            cohort_dir(quick=False)
         statuses = run_chapters(root, chapters, args.quick, args.jobs, args.force)
         failures = [f"{name}: {status}" for name, status in statuses.items()
                     if not status.startswith(("executed", "skipped"))]

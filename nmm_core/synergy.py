@@ -24,9 +24,14 @@ import numpy as np
 from scipy.optimize import least_squares, nnls
 
 from . import muscle
-from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES
+from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, excitation_order, hidden_muscles
 
-_ORDER = np.array([(SURFACE_MUSCLES + DEEP_MUSCLES).index(m) for m in MUSCLE_NAMES])
+
+def measured_columns(hidden=DEEP_MUSCLES) -> list[int]:
+    """Columns of a (T, 4) surface array (SURFACE_MUSCLES order) that stay measured when the
+    muscles in ``hidden`` are hidden; the synergies are extracted from these only."""
+    hidden = hidden_muscles(hidden)
+    return [j for j, m in enumerate(SURFACE_MUSCLES) if m not in hidden]
 
 
 def _check_envelopes(envelopes, n_synergies: int | None = None) -> np.ndarray:
@@ -141,6 +146,9 @@ class Extrapolation:
     residual_excitation : list of ndarray (T, 4) or None
         Residual excitations of the measured channels, one array per fitted trial of this
         category (None when fitted without residuals). New trials get none.
+    hidden : tuple of str
+        The muscles extrapolated (columns of ``deep_weights``): the deep ones, plus any surface
+        muscle hidden for leave-one-channel-out.
     """
 
     synergies: Synergies
@@ -150,22 +158,29 @@ class Extrapolation:
     cost: float
     fit_seconds: float
     residual_excitation: list | None = None
+    hidden: tuple = DEEP_MUSCLES
 
     def deep_excitation(self, surface) -> np.ndarray:
-        """Extrapolated BRA and TRImed excitations, (T, 2), clipped to [0, 1]."""
-        return np.clip(self.synergies.activations(surface) @ self.deep_weights, 0.0, 1.0)
+        """Extrapolated excitations of the hidden muscles (BRA and TRImed by default), (T, H),
+        clipped to [0, 1], from the measured columns of ``surface`` (T, 4)."""
+        measured = np.asarray(surface)[:, measured_columns(self.hidden)]
+        return np.clip(self.synergies.activations(measured) @ self.deep_weights, 0.0, 1.0)
 
 
 def model_torque(surface, deep, length, speed, moment_arm, nominal: dict, strength_scale, delay,
                  time_step: float = 0.01, activation_time_constant: float = 0.015,
-                 deactivation_time_constant: float = 0.050, shape_factor: float = -0.1):
-    """Elbow torque (T,) of the EMG-driven model for surface (T, 4) and deep (T, 2) excitations.
+                 deactivation_time_constant: float = 0.050, shape_factor: float = -0.1,
+                 hidden=DEEP_MUSCLES):
+    """Elbow torque (T,) of the EMG-driven model for surface (T, 4) and hidden (T, H)
+    excitations (by default the deep muscles'; a hidden surface muscle's surface column is
+    replaced by its estimate).
 
     ``nominal`` holds the subject's nominal ``max_isometric_force``, ``optimal_fiber_length``,
     ``tendon_slack_length`` and ``pennation_angle_at_optimal`` (6 each, MUSCLE_NAMES order).
     The neural constants default to the NMM's nominal values.
     """
-    excitation = np.clip(np.concatenate([surface, deep], axis=-1)[..., _ORDER], 0.0, 1.0)
+    order = np.array(excitation_order(hidden))
+    excitation = np.clip(np.concatenate([surface, deep], axis=-1)[..., order], 0.0, 1.0)
     ones = np.ones(len(MUSCLE_NAMES))
     return muscle.excitation_to_torque(
         excitation, length, speed, moment_arm, time_step, delay * ones,
@@ -189,11 +204,14 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
                       residual_bound: float = 0.3,
                       strength_bounds: tuple[float, float] = (0.5, 1.6), delay_bounds=(0.0, 0.1),
                       torque_scale: float = 5.0, max_iter: int = 100,
-                      categories: Sequence | None = None):
+                      categories: Sequence | None = None, hidden: Sequence[str] = DEEP_MUSCLES):
     """Find the deep weights (and, with ``calibrate``, strengths and delay) from torque.
 
     ``trials`` are objects with ``surface`` (T, 4), ``length``, ``speed``, ``moment_arm``
     (T, 6) and ``torque`` (T,) attributes (e.g. :class:`nmm_core.training.TrialArrays`).
+    ``hidden`` are the muscles to extrapolate (the deep ones, plus any surface muscle hidden
+    for leave-one-channel-out, whose column is then ignored); ``synergies`` must come from the
+    measured columns (:func:`measured_columns`).
 
     Cost (SynX's three terms), a mean over all samples of all trials:
     squared torque error / ``torque_scale``^2 + ``extrapolated_weight`` x squared extrapolated
@@ -216,7 +234,7 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     start = time.perf_counter()
     problem = _SynXProblem(trials, synergies, nominal, time_step, calibrate, extrapolated_weight,
                            residual_weight, residual_spacing, residual_bound, strength_bounds,
-                           delay_bounds, torque_scale, categories)
+                           delay_bounds, torque_scale, categories, hidden)
     result = least_squares(problem.residuals, problem.x0, jac_sparsity=problem.sparsity(),
                            bounds=(problem.lower, problem.upper), method="trf", x_scale="jac",
                            max_nfev=max_iter)
@@ -227,7 +245,7 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     for i, label in enumerate(problem.labels):
         own = [residual[b, :n] for b, n in enumerate(problem.lengths) if problem.member[b] == i]
         fits[label] = Extrapolation(synergies, weights[i], strength, delay, cost, seconds,
-                                    own if residual_weight else None)
+                                    own if residual_weight else None, problem.hidden)
     return fits[None] if categories is None else fits
 
 
@@ -235,14 +253,20 @@ class _SynXProblem:
     """The least-squares problem of :func:`fit_extrapolation`: parameter vector, bounds,
     residual vector and the sparsity of its Jacobian.
 
-    Parameters: [deep weights per category | strengths (6), delay | residual nodes per trial,
-    node and measured channel]. Residuals: [torque error per trial and sample | extrapolated
-    excitations | residual excitations], scaled so that their sum of squares is the cost.
+    Parameters: [weights per category (k x hidden muscles) | strengths (6), delay | residual
+    nodes per trial, node and measured channel]. Residuals: [torque error per trial and sample |
+    extrapolated excitations | residual excitations], scaled so that their sum of squares is
+    the cost.
     """
 
     def __init__(self, trials, synergies, nominal, time_step, calibrate, extrapolated_weight,
                  residual_weight, residual_spacing, residual_bound, strength_bounds, delay_bounds,
-                 torque_scale, categories):
+                 torque_scale, categories, hidden=DEEP_MUSCLES):
+        self.hidden = hidden_muscles(hidden)
+        self.measured = measured_columns(self.hidden)
+        if synergies.weights.shape[1] != len(self.measured):
+            raise ValueError(f"the synergies span {synergies.weights.shape[1]} channels but {len(self.measured)} "
+                             "surface channels stay measured; extract them from the measured columns only.")
         labels = [None] * len(trials) if categories is None else list(categories)
         if len(labels) != len(trials):
             raise ValueError(f"categories has {len(labels)} labels for {len(trials)} trials; give one per trial.")
@@ -257,14 +281,16 @@ class _SynXProblem:
         self.torque_scale, self.residual_spacing = torque_scale, residual_spacing
         self.delay_max = delay_bounds[1]
         # All trials padded to one length and run as a batch: one call of the chain per evaluation.
-        self.activations = self._padded([synergies.activations(t.surface) for t in trials])
+        self.activations = self._padded([synergies.activations(np.asarray(t.surface)[:, self.measured])
+                                         for t in trials])
         self.batch = {name: self._padded([getattr(t, name) for t in trials])
                       for name in ("surface", "length", "speed", "moment_arm", "torque")}
         self.mask = np.arange(self.length_max)[None, :] < np.array(self.lengths)[:, None]
         self.scale = 1.0 / np.sqrt(self.mask.sum())
 
         self.k = self.activations.shape[-1]
-        self.n_weights = 2 * self.k * len(self.labels)
+        self.n_hidden = len(self.hidden)
+        self.n_weights = self.n_hidden * self.k * len(self.labels)
         lower = 0.0 if synergies.method == "nmf" else -5.0
         lo, hi, x0 = [lower] * self.n_weights, [5.0] * self.n_weights, [0.1] * self.n_weights
         if calibrate:
@@ -273,7 +299,7 @@ class _SynXProblem:
             x0 += [1.0] * 6 + [0.04]
         self.n_fixed = len(x0)
         self.bases = [_hat_basis(n, time_step, residual_spacing) for n in self.lengths] if residual_weight else []
-        self.node_start = (np.cumsum([0] + [b.shape[1] * len(SURFACE_MUSCLES) for b in self.bases])
+        self.node_start = (np.cumsum([0] + [b.shape[1] * len(self.measured) for b in self.bases])
                            + self.n_fixed).astype(int)
         n_nodes = int(self.node_start[-1]) - self.n_fixed
         self.lower = np.array(lo + [-residual_bound] * n_nodes)
@@ -285,8 +311,8 @@ class _SynXProblem:
                          for a in arrays])
 
     def unpack(self, x):
-        """(weights (categories, k, 2), strengths (6,), delay, residual excitations (B, T, 4))."""
-        weights = np.asarray(x[:self.n_weights]).reshape(len(self.labels), self.k, 2)
+        """(weights (categories, k, H), strengths (6,), delay, residual excitations (B, T, 4))."""
+        weights = np.asarray(x[:self.n_weights]).reshape(len(self.labels), self.k, self.n_hidden)
         if self.calibrate:
             strength, delay = np.asarray(x[self.n_weights:self.n_weights + 6]), float(x[self.n_weights + 6])
         else:
@@ -294,7 +320,7 @@ class _SynXProblem:
         residual = np.zeros((len(self.lengths), self.length_max, len(SURFACE_MUSCLES)))
         for i, basis in enumerate(self.bases):
             nodes = np.asarray(x[self.node_start[i]:self.node_start[i + 1]]).reshape(basis.shape[1], -1)
-            residual[i, :self.lengths[i]] = basis @ nodes
+            residual[i, :self.lengths[i]][:, self.measured] = basis @ nodes
         return weights, strength, delay, residual
 
     def residuals(self, x):
@@ -302,11 +328,11 @@ class _SynXProblem:
         deep = np.clip(np.einsum("btk,bkd->btd", self.activations, weights[self.member]), 0.0, 1.0)
         surface = np.clip(self.batch["surface"] + residual, 0.0, 1.0)
         torque = model_torque(surface, deep, self.batch["length"], self.batch["speed"], self.batch["moment_arm"],
-                              self.nominal, strength, delay, self.time_step)
+                              self.nominal, strength, delay, self.time_step, hidden=self.hidden)
         parts = [(self.mask * (torque - self.batch["torque"]) / self.torque_scale).ravel(),
                  np.sqrt(self.extrapolated_weight) * (self.mask[..., None] * deep).ravel()]
         if self.residual_weight:
-            parts.append(np.sqrt(self.residual_weight) * residual.ravel())
+            parts.append(np.sqrt(self.residual_weight) * residual[..., self.measured].ravel())
         return self.scale * np.concatenate(parts)
 
     def sparsity(self, memory: float = 0.6):
@@ -319,16 +345,17 @@ class _SynXProblem:
         """
         from scipy.sparse import lil_matrix
 
-        n_trials, length, n_measured = len(self.lengths), self.length_max, len(SURFACE_MUSCLES)
-        n_torque, n_deep = n_trials * length, n_trials * length * 2
+        n_trials, length, n_measured = len(self.lengths), self.length_max, len(self.measured)
+        n_hidden, block = self.n_hidden, self.n_hidden * self.k
+        n_torque, n_deep = n_trials * length, n_trials * length * n_hidden
         n_rows = n_torque + n_deep + (n_trials * length * n_measured if self.bases else 0)
         pattern = lil_matrix((n_rows, len(self.x0)), dtype=np.int8)
         for b in range(n_trials):
             rows = slice(b * length, (b + 1) * length)
-            columns = slice(2 * self.k * self.member[b], 2 * self.k * (self.member[b] + 1))
+            columns = slice(block * self.member[b], block * (self.member[b] + 1))
             pattern[rows, columns] = 1
             pattern[rows, self.n_weights:self.n_fixed] = 1
-            pattern[n_torque + b * length * 2:n_torque + (b + 1) * length * 2, columns] = 1
+            pattern[n_torque + b * length * n_hidden:n_torque + (b + 1) * length * n_hidden, columns] = 1
         before = int(np.ceil(self.residual_spacing / self.time_step))
         after = int(np.ceil((self.residual_spacing + self.delay_max + memory) / self.time_step))
         for b, basis in enumerate(self.bases):

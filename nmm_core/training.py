@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from . import metrics
-from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
+from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject, hidden_muscles
 from .trials import Trial
 
 FEATURES = ("elbow_angle", "elbow_speed", "hand_load", "shoulder_angle", *SURFACE_MUSCLES)
@@ -45,26 +45,35 @@ def learner_subject(record: dict) -> Subject:
                    forearm_mass_scale=record["forearm_mass_scale"])
 
 
-def prepare(trials: Sequence[Trial], subject: Subject) -> list[TrialArrays]:
-    """Model inputs for each trial, with muscle paths fitted on ``subject``'s OpenSim model."""
+def prepare(trials: Sequence[Trial], subject: Subject, hidden: Sequence[str] = DEEP_MUSCLES,
+            geometry=None) -> list[TrialArrays]:
+    """Model inputs for each trial, with muscle paths fitted on ``subject``'s OpenSim model.
+
+    A surface muscle in ``hidden`` is removed from the inputs (its column is zero), for
+    leave-one-channel-out tests. ``geometry(shoulder_angle)`` may give the muscle geometry
+    instead (e.g. :func:`nmm_core.public_data.upper_limb_geometry` of a participant's model).
+    """
     from .arm_model import fit_muscle_geometry
 
+    hidden = hidden_muscles(hidden)
     geometries = {}
     out = []
     for trial in trials:
         key = round(trial.shoulder_angle, 6)
         if key not in geometries:
-            geometries[key] = fit_muscle_geometry(subject, trial.shoulder_angle)
-        geometry = geometries[key]
+            geometries[key] = (geometry(trial.shoulder_angle) if geometry is not None
+                               else fit_muscle_geometry(subject, trial.shoulder_angle))
+        fitted = geometries[key]
         speed = trial.elbow_speed
-        surface = np.column_stack([trial.channel(m) for m in SURFACE_MUSCLES])
+        surface = np.column_stack([np.zeros(trial.time.size) if m in hidden else trial.channel(m)
+                                   for m in SURFACE_MUSCLES])
         features = np.column_stack([trial.elbow_angle - 1.1, speed / 5.0,
                                     np.full(trial.time.size, trial.hand_load / 4.0),
                                     np.full(trial.time.size, trial.shoulder_angle / np.pi), surface])
         out.append(TrialArrays(trial, features.astype("float32"), surface.astype("float32"),
-                               geometry.length(trial.elbow_angle).astype("float32"),
-                               geometry.lengthening_speed(trial.elbow_angle, speed).astype("float32"),
-                               geometry.moment_arm(trial.elbow_angle).astype("float32"),
+                               fitted.length(trial.elbow_angle).astype("float32"),
+                               fitted.lengthening_speed(trial.elbow_angle, speed).astype("float32"),
+                               fitted.moment_arm(trial.elbow_angle).astype("float32"),
                                trial.torque.astype("float32")))
     return out
 
@@ -110,8 +119,9 @@ def split(trials: Sequence[Trial], held_out_load: float = 2.0,
 def build_model(subject: Subject, window: int, backbone: str = "transformer", time_step: float = 0.01,
                 torque_scale: float = 5.0, trainable_parameters: bool = True, seed: int = 0,
                 smoothness_weight: float = 0.1, effort_weight: float = 0.0, prior_weight: float = 0.1,
-                learning_rate: float = 3e-3):
-    """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled)."""
+                learning_rate: float = 3e-3, hidden: Sequence[str] = DEEP_MUSCLES):
+    """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled),
+    estimating the excitations of the ``hidden`` muscles (see :func:`prepare`)."""
     import keras
 
     from .network import NMM, MusclePhysics, make_backbone
@@ -121,8 +131,9 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     physics = MusclePhysics([p.max_isometric_force for p in props], [p.optimal_fiber_length for p in props],
                             [p.tendon_slack_length for p in props],
                             [p.pennation_angle_at_optimal for p in props], time_step,
-                            trainable_parameters=trainable_parameters, name="physics")
-    model = NMM(make_backbone(backbone, window, len(FEATURES)), physics, torque_scale=torque_scale,
+                            trainable_parameters=trainable_parameters, hidden=hidden, name="physics")
+    model = NMM(make_backbone(backbone, window, len(FEATURES), n_outputs=len(physics.hidden)), physics,
+                torque_scale=torque_scale,
                 smoothness_weight=smoothness_weight, effort_weight=effort_weight, prior_weight=prior_weight)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return model
@@ -187,10 +198,10 @@ def _overlapping_starts(n: int, window: int) -> list[int]:
 
 
 def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
-    """Deep excitations over the whole trial (overlapping windows, averaged) and the torque the
-    physics block gives for them over the whole trial.
+    """Hidden (by default deep) excitations over the whole trial (overlapping windows,
+    averaged) and the torque the physics block gives for them over the whole trial.
 
-    Returns ``{"deep": (T, 2), "torque": (T,)}``.
+    Returns ``{"deep": (T, H), "torque": (T,)}``, H the number of hidden muscles.
     """
     import keras
 
@@ -198,7 +209,7 @@ def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
     starts = _overlapping_starts(n, window)
     batch = np.stack([arrays.features[s:s + window] for s in starts])
     deep_windows = keras.ops.convert_to_numpy(model.backbone(batch, training=False))
-    total = np.zeros((n, len(DEEP_MUSCLES)))
+    total = np.zeros((n, deep_windows.shape[-1]))
     count = np.zeros((n, 1))
     taper = np.hanning(window + 2)[1:-1, None]  # trust window centres more than edges
     for s, d in zip(starts, deep_windows):
@@ -210,25 +221,37 @@ def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
     return {"deep": deep, "torque": keras.ops.convert_to_numpy(torque)[0]}
 
 
-def true_deep_emg(trial: Trial, electromechanical_delay: float) -> np.ndarray:
-    """The deep muscles' true EMG envelope (excitation, leading the force by the delay), (T, 2)."""
-    return np.column_stack([np.interp(trial.time + electromechanical_delay, trial.time, trial.truth[m])
-                            for m in DEEP_MUSCLES])
+def true_deep_emg(trial: Trial, electromechanical_delay: float, hidden: Sequence[str] = DEEP_MUSCLES) -> np.ndarray:
+    """What the hidden muscles' estimates are scored against, (T, H).
+
+    A muscle in ``trial.truth`` (the virtual cohort's true excitations, or a recording's deep
+    channels) gives that series, read ``electromechanical_delay`` later (the EMG leads the
+    force; pass 0 for recorded EMG); a hidden surface muscle gives its recorded envelope.
+    """
+    columns = []
+    for m in hidden:
+        if trial.truth is not None and m in trial.truth:
+            columns.append(np.interp(trial.time + electromechanical_delay, trial.time, trial.truth[m]))
+        else:
+            columns.append(trial.channel(m))
+    return np.column_stack(columns)
 
 
-def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float) -> dict:
+def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float,
+          hidden: Sequence[str] = DEEP_MUSCLES) -> dict:
     """Scores of predictions on a set of trials: pooled, per hand load and per trial.
 
     ``predictions`` maps each trial's name to ``{"deep": (T, 2), "torque": (T,)}``, from any
     method. Returns ``{"BRA": {"r", "rmse"}, "TRImed": {...}, "torque": {"rmse_Nm", "nrmse",
-    "r2"}, "per_load": {load: same}, "per_trial": {name: same}}``.
+    "r2"}, "per_load": {load: same}, "per_trial": {name: same}}``, one entry per muscle of
+    ``hidden`` (predictions' ``"deep"`` columns in that order).
     """
     def pooled(selected):
-        truth = np.concatenate([true_deep_emg(a.trial, electromechanical_delay) for a in selected])
+        truth = np.concatenate([true_deep_emg(a.trial, electromechanical_delay, hidden) for a in selected])
         deep = np.concatenate([predictions[a.trial.name]["deep"] for a in selected])
         torque = np.concatenate([predictions[a.trial.name]["torque"] for a in selected])
         reference = np.concatenate([a.torque for a in selected])
-        out = {m: metrics.emg_scores(truth[:, j], deep[:, j]) for j, m in enumerate(DEEP_MUSCLES)}
+        out = {m: metrics.emg_scores(truth[:, j], deep[:, j]) for j, m in enumerate(hidden)}
         out["torque"] = metrics.torque_scores(reference, torque)
         return out
 
@@ -240,7 +263,7 @@ def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_de
 
 
 def save_predictions(path, arrays: Sequence[TrialArrays], predictions: dict,
-                     electromechanical_delay: float) -> Path:
+                     electromechanical_delay: float, hidden: Sequence[str] = DEEP_MUSCLES) -> Path:
     """Save each trial's time, reference torque, true deep EMG and a method's predictions to
     one ``.npz`` file (keys ``<trial>/<field>``), for the comparison chapter's figures."""
     path = Path(path)
@@ -250,7 +273,7 @@ def save_predictions(path, arrays: Sequence[TrialArrays], predictions: dict,
         name = a.trial.name
         fields.update({f"{name}/time": a.trial.time, f"{name}/torque_reference": a.torque,
                        f"{name}/torque": predictions[name]["torque"], f"{name}/deep": predictions[name]["deep"],
-                       f"{name}/deep_truth": true_deep_emg(a.trial, electromechanical_delay),
+                       f"{name}/deep_truth": true_deep_emg(a.trial, electromechanical_delay, hidden),
                        f"{name}/hand_load_kg": np.array(a.trial.hand_load)})
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **fields)
@@ -271,7 +294,7 @@ def load_predictions(path) -> dict:
 def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanical_delay: float) -> dict:
     """:func:`score` of an NMM on a set of trials, plus its ``"predictions"`` per trial."""
     predictions = {a.trial.name: predict_trial(model, a, window) for a in arrays}
-    return {**score(arrays, predictions, electromechanical_delay), "predictions": predictions}
+    return {**score(arrays, predictions, electromechanical_delay, model.physics.hidden), "predictions": predictions}
 
 
 def true_parameters(record: dict) -> dict:

@@ -47,3 +47,24 @@ def test_subject_is_immutable():
 def test_data_dir_override(monkeypatch, tmp_path):
     monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path))
     assert config.data_dir() == tmp_path
+
+
+def test_hidden_muscles_and_the_excitation_order():
+    import numpy as np
+
+    from nmm_core.config import MUSCLE_NAMES, SURFACE_MUSCLES, excitation_order, hidden_muscles
+
+    hidden = ("BRA", "TRImed", "BIClong")
+    surface = np.array([10.0, 11.0, 12.0, 13.0])  # BIClong, BICshort, TRIlong, TRIlat
+    estimates = np.array([20.0, 21.0, 22.0])  # BRA, TRImed, BIClong
+    assembled = dict(zip(MUSCLE_NAMES, np.concatenate([surface, estimates])[list(excitation_order(hidden))]))
+    assert assembled == {"TRIlong": 12.0, "TRIlat": 13.0, "TRImed": 21.0, "BIClong": 22.0, "BICshort": 11.0,
+                         "BRA": 20.0}
+    default = dict(zip(MUSCLE_NAMES, np.concatenate([surface, estimates[:2]])[list(excitation_order())]))
+    assert default["BIClong"] == 10.0 and default["BRA"] == 20.0 and default["TRImed"] == 21.0
+    with pytest.raises(ValueError, match="must include the deep muscles"):
+        hidden_muscles(("BRA", "BIClong"))
+    with pytest.raises(ValueError, match="distinct names"):
+        hidden_muscles(("BRA", "TRImed", "DELT"))
+    with pytest.raises(ValueError, match="at least one surface muscle"):
+        hidden_muscles(("BRA", "TRImed", *SURFACE_MUSCLES))

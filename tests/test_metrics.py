@@ -93,3 +93,16 @@ def test_scores_pool_per_load_and_per_trial_like_scipy(rng, tmp_path):
     np.testing.assert_array_equal(loaded["b"]["deep"], predictions["b"]["deep"])
     np.testing.assert_allclose(loaded["c"]["deep_truth"][:, 0], shifted(["c"], 0))
     assert float(loaded["c"]["hand_load_kg"]) == 2.0
+
+
+def test_a_hidden_surface_channel_is_scored_against_its_recording(rng):
+    from nmm_core import training
+
+    a = _arrays("a", 0.0, rng)
+    a.trial.emg[:] = np.linspace(0.1, 0.5, a.trial.emg.size).reshape(a.trial.emg.shape)
+    truth = training.true_deep_emg(a.trial, 0.03, ("BRA", "TRImed", "TRIlat"))
+    np.testing.assert_array_equal(truth[:, 2], a.trial.channel("TRIlat"))  # recorded EMG: no delay shift
+    np.testing.assert_allclose(truth[:, 0], np.interp(a.trial.time + 0.03, a.trial.time, a.trial.truth["BRA"]))
+    predictions = {"a": {"deep": truth + 0.01, "torque": a.torque}}
+    scores = training.score([a], predictions, 0.03, ("BRA", "TRImed", "TRIlat"))
+    assert scores["TRIlat"]["r"] == pytest.approx(1.0) and scores["TRIlat"]["rmse"] == pytest.approx(0.01)

@@ -137,3 +137,22 @@ def test_bad_arguments_are_refused():
         network.MusclePhysics([1.0] * 5, [0.1] * 6, [0.2] * 6, [0.0] * 6, DT)
     with pytest.raises(ValueError, match="strictly inside"):
         physics(initial={"electromechanical_delay": 0.2})
+
+
+@pytest.mark.opensim
+def test_a_hidden_surface_channel_comes_from_the_network_not_the_recording(rng):
+    """Leave-one-channel-out: with BIClong hidden, the physics takes BIClong from the third
+    network output and ignores the surface column, and the model has three outputs."""
+    x = inputs(rng)
+    hidden = ("BRA", "TRImed", "BIClong")
+    layer = physics(hidden=hidden)
+    estimates = np.concatenate([x["deep"], x["surface"][..., :1]], axis=-1).astype("float32")
+    garbage = x["surface"].copy()
+    garbage[..., 0] = 0.99
+    rest = [x[k].astype("float32") for k in ("length", "speed", "moment_arm")]
+    with_hidden = keras.ops.convert_to_numpy(layer([estimates, garbage.astype("float32"), *rest]))
+    reference = keras.ops.convert_to_numpy(physics()([x["deep"].astype("float32"), x["surface"].astype("float32"), *rest]))
+    np.testing.assert_allclose(with_hidden, reference, rtol=1e-5, atol=1e-5)
+    model = training.build_model(SUBJECT, 32, backbone="conv", hidden=hidden)
+    assert model.backbone.output_shape[-1] == 3 and model.physics.hidden == hidden
+    assert network.MusclePhysics.from_config(layer.get_config()).hidden == hidden

@@ -114,8 +114,8 @@ def _pipeline_root(tmp_path, monkeypatch):
     (tmp_path / "notebooks" / "subject.md").write_text(SUBJECT)
     (tmp_path / "notebooks" / "comparison.md").write_text(COMPARISON)
     monkeypatch.setenv("NMM_RESULTS_DIR", str(tmp_path / "results"))
-    chapters = (reproduce.Chapter("nmm_S01", "subject", {"subject": "S01"}),
-                reproduce.Chapter("nmm_S02", "subject", {"subject": "S02"}),
+    chapters = (reproduce.Chapter("nmm_S01", "subject", {"subject": "S01"}, "subject"),
+                reproduce.Chapter("nmm_S02", "subject", {"subject": "S02"}, "subject"),
                 reproduce.Chapter("comparison", "comparison", {}, "results", after_subjects=True))
     return tmp_path, chapters
 
@@ -224,6 +224,9 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     assert summary["mode"] == "quick" and summary["missing"] == []
     assert set(summary["subjects"]) == set(reproduce.SUBJECTS)
     comparison = (tmp_path / "_build/html/book/_generated/comparison.html").read_text()
+    for name in ("real_upper_limb", "real_elbow"):
+        page = (tmp_path / f"_build/html/book/_generated/{name}.html").read_text()
+        assert "a stand-in" in page and page.count("<table") >= 3 and page.count("<img") >= 2
     check = _check_book()
     for page in check.book_pages(tmp_path / "_build/html", tmp_path / "_toc.yml"):
         assert check.check_html(page.read_text(), page)[0] == []

@@ -156,3 +156,27 @@ def test_residual_excitations_correct_a_channel_the_recording_missed(rng):
         assert np.abs(residual[300:]).mean() < 0.02
     with pytest.raises(ValueError, match="residual_weight must be positive"):
         synergy.fit_extrapolation(trials, found, nominal, residual_weight=0.0)
+
+
+@pytest.mark.opensim
+def test_leave_one_channel_out_extrapolates_a_hidden_surface_channel(rng):
+    """TRIlat hidden: the synergies come from the three other channels, and TRIlat is
+    extrapolated with the deep muscles from the torque alone."""
+    trials, truths, nominal = synthetic_trials(rng, [[[0.25, 0.0], [0.0, 0.3]]] * 3, (0.0, 1.5, 3.0))
+    hidden = ("BRA", "TRImed", "TRIlat")
+    measured = synergy.measured_columns(hidden)
+    assert measured == [0, 1, 2]
+    found = synergy.extract_synergies(np.vstack([t.surface[:, measured] for t in trials]), 2, "nmf")
+    fit = synergy.fit_extrapolation(trials, found, nominal, calibrate=False, extrapolated_weight=0.0, hidden=hidden)
+    assert fit.hidden == hidden and fit.deep_weights.shape == (2, 3)
+    for t in trials:
+        masked = t.surface.copy()
+        masked[:, 3] = 0.0  # what the method sees: the hidden column removed
+        predicted = fit.deep_excitation(masked)
+        assert np.corrcoef(predicted[:, 2], t.surface[:, 3])[0, 1] > 0.95
+        torque = synergy.model_torque(masked, predicted, t.length, t.speed, t.moment_arm, nominal,
+                                      fit.strength_scale, fit.delay, hidden=hidden)
+        assert np.sqrt(np.mean((torque - t.torque) ** 2)) < 0.05 * np.ptp(t.torque)
+    with pytest.raises(ValueError, match="extract them from the measured columns only"):
+        synergy.fit_extrapolation(trials, synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2),
+                                  nominal, hidden=hidden)
