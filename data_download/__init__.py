@@ -28,6 +28,7 @@ __all__ = [
     "REGISTRY_FILE",
     "cache_dir",
     "fetch",
+    "file_digest",
     "list_entries",
     "load_registry",
     "register_generated",
@@ -287,12 +288,17 @@ def list_entries(registry: Mapping[str, Entry] | str | os.PathLike | None = None
     return [entry for _, entry in sorted(_entries(registry).items())]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes (``"sha256"``, ``"md5"``, any ``hashlib`` name), read in blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    return file_digest(path, "sha256")
 
 
 class _HashingDownloader:

@@ -42,7 +42,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Sequence
 
-from . import ChecksumError, DownloadError, cache_dir
+from . import ChecksumError, DownloadError, cache_dir, file_digest
 
 #: Checksums frozen after a checked download: ``<data set> <file name> md5:<hex>`` per line.
 CHECKSUM_FILE = Path(__file__).with_name("zenodo_checksums.txt")
@@ -112,11 +112,7 @@ def load_checksums(path: Path | None = None) -> dict[str, dict[str, str]]:
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def freeze(name: str, path: Path | None = None, cache: Path | None = None) -> list[str]:

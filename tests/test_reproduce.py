@@ -14,12 +14,14 @@ from nmm_core.config import REPO_ROOT
 
 pytestmark = pytest.mark.book
 
-TINY = """---
+HEADER = """---
 jupytext:
   text_representation: {extension: .md, format_name: myst}
 kernelspec: {display_name: Python 3, language: python, name: python3}
 ---
-# Tiny
+"""
+
+TINY = HEADER + """# Tiny
 
 ```{code-cell} ipython3
 :tags: [parameters]
@@ -58,12 +60,7 @@ def test_failing_notebook_names_the_cell_and_keeps_the_previous_result(tmp_path)
     assert (root / "book/_generated/tiny.ipynb").read_bytes() == good
 
 
-SUBJECT = """---
-jupytext:
-  text_representation: {extension: .md, format_name: myst}
-kernelspec: {display_name: Python 3, language: python, name: python3}
----
-# A subject
+SUBJECT = HEADER + """# A subject
 
 ```{code-cell} ipython3
 :tags: [parameters]
@@ -87,12 +84,7 @@ for method in ("nmm", "mse"):
 ```
 """
 
-COMPARISON = """---
-jupytext:
-  text_representation: {extension: .md, format_name: myst}
-kernelspec: {display_name: Python 3, language: python, name: python3}
----
-# Comparison
+COMPARISON = HEADER + """# Comparison
 
 ```{code-cell} ipython3
 :tags: [parameters]
