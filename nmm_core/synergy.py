@@ -134,8 +134,8 @@ class Extrapolation:
     Attributes
     ----------
     synergies : Synergies
-    deep_weights : ndarray, shape (k or k + 1, 2)
-        Columns: BRA, TRImed.
+    deep_weights : ndarray, shape (k or k + 1, H)
+        One column per hidden muscle, in ``hidden`` order (BRA, TRImed by default).
     strength_scale : ndarray, shape (6,)
         Calibrated max-isometric-force scales (ones when not calibrated).
     delay : float
