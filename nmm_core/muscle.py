@@ -398,10 +398,13 @@ def electromechanical_delay(signal, delay, time_step):
     whole = xp.floor(steps)
     frac = steps - whole
     n = signal.shape[-2]
+    if n is None:  # a traced function whose time axis is left open (e.g. Keras's predict)
+        n = xp.shape(signal)[-2]
     positions = np.arange(n, dtype=float) if xp is np else xp.cast(xp.arange(n), whole.dtype)
     index = positions[:, None] - whole  # (T, C): fractional source sample of each output
-    lower = xp.clip(index, 0, n - 1)
-    upper = xp.clip(index - 1, 0, n - 1)
+    last = n - 1 if xp is np or isinstance(n, int) else xp.cast(n - 1, whole.dtype)
+    lower = xp.clip(index, 0, last)
+    upper = xp.clip(index - 1, 0, last)
     if xp is np:
         lower, upper = lower.astype(int), upper.astype(int)
         channels = np.arange(signal.shape[-1])

@@ -51,6 +51,9 @@ from . import config
 from .config import DEEP_MUSCLES, SURFACE_MUSCLES, Subject
 from .trials import Trial, TrialFormatError
 
+#: The full virtual cohort's subject that stands in for a public data set whose files are not
+#: on the machine (the real-data chapter writes its hanging trials in the data set's layout).
+STAND_IN_SUBJECT = "S02"
 MAX_GAP_S = 0.1  # longest run of NaN filled by interpolation, s
 ANGLE_DEGREES_THRESHOLD = 3.5  # |angle| above this is in degrees
 MIN_OVERLAP = 0.9

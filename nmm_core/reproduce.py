@@ -24,16 +24,19 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import datetime
 import hashlib
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
 from . import __version__
+from .benchmark import PeakMemory
 from .config import REPO_ROOT
 
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
@@ -83,6 +86,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             full_cohort=True),
     Chapter("real_elbow", "real_data", {"dataset": "emg-elbow", "participant": ""}, "public", full_cohort=True),
     Chapter("comparison", "comparison", {}, "results", after_subjects=True),
+    Chapter("benchmarks", "benchmarks", {}, "results", after_subjects=True),
 )
 
 
@@ -133,10 +137,11 @@ def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
 
         dataset = parameters["dataset"]
         folder = find_participant(data_download.cache_dir() / dataset / "data", dataset, parameters["participant"])
-        if folder is None:  # the chapter's stand-in: the full cohort's subject S02
+        if folder is None:  # the chapter's stand-in, from the full cohort
             from .cohort import cohort_name
+            from .public_data import STAND_IN_SUBJECT
 
-            folder = data_download.cache_dir() / cohort_name(False) / "S02"
+            folder = data_download.cache_dir() / cohort_name(False) / STAND_IN_SUBJECT
         return sorted(p for p in folder.rglob("*") if p.is_file())
     if chapter.inputs in ("cohort", "subject"):
         from .cohort import cohort_name
@@ -148,11 +153,22 @@ def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
     return []
 
 
+def keras_backend() -> str:
+    """The Keras backend the chapters will use (``KERAS_BACKEND``, default TensorFlow)."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def succeeded(status: str) -> bool:
+    """Whether a chapter status from :func:`run_chapters` means its notebook is up to date."""
+    return status.startswith(("executed", "skipped"))
+
+
 def fingerprint(source: Path, parameters: dict, inputs=()) -> str:
-    """SHA-256 of a notebook's source text, its parameters, the library (code and version) and
-    the contents of its input files."""
+    """SHA-256 of a notebook's source text, its parameters, the Keras backend, the library (code
+    and version) and the contents of its input files."""
     digest = hashlib.sha256(source.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
+    digest.update(keras_backend().encode())
     digest.update(_library_digest().encode())
     digest.update(_digest_files(list(inputs)).encode())
     return digest.hexdigest()
@@ -225,9 +241,11 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     staged_input = out_dir / f".{name}.input.ipynb"
     staged_output = out_dir / f".{name}.running.ipynb"
     jupytext.write(jupytext.read(source), staged_input)
+    started = time.perf_counter()
     try:
-        papermill.execute_notebook(str(staged_input), str(staged_output), parameters=parameters,
-                                   kernel_name="python3", cwd=str(out_dir), progress_bar=False)
+        with PeakMemory(interval=0.2) as memory:  # this process and the notebook's kernel
+            papermill.execute_notebook(str(staged_input), str(staged_output), parameters=parameters,
+                                       kernel_name="python3", cwd=str(out_dir), progress_bar=False)
     except Exception as error:  # papermill raises its own PapermillExecutionError
         if staged_output.is_file():
             os.replace(staged_output, failed)
@@ -239,8 +257,40 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     # Only a complete, successful run replaces the previous executed notebook.
     os.replace(staged_output, output)
     failed.unlink(missing_ok=True)
-    stamp.write_text(json.dumps({"fingerprint": key, "parameters": parameters}, indent=1))
+    stamp.write_text(json.dumps({
+        "fingerprint": key, "parameters": parameters, "seconds": round(time.perf_counter() - started, 2),
+        "peak_memory_mib": round(memory.peak_mib, 1), "keras_backend": keras_backend(),
+        "executed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}, indent=1))
     return "executed"
+
+
+def chapter_timings(root: Path = REPO_ROOT) -> dict[str, dict]:
+    """``{chapter: {"seconds", "peak_memory_mib", "keras_backend", "executed_at", "quick"}}``
+    of each chapter's last successful execution (read from the stamps beside the notebooks;
+    the peak memory is the runner's worker and the notebook's kernel together)."""
+    out = {}
+    for chapter in CHAPTERS:
+        stamp = root / GENERATED / f"{chapter.name}.fingerprint.json"
+        if stamp.is_file():
+            record = json.loads(stamp.read_text())
+            if "seconds" in record:
+                out[chapter.name] = {k: record.get(k) for k in ("seconds", "peak_memory_mib", "keras_backend",
+                                                                "executed_at")}
+                out[chapter.name]["quick"] = record["parameters"].get("quick")
+    return out
+
+
+def record_step(root: Path, step: str, seconds: float, peak_memory_mib: float) -> None:
+    """Add one step outside the notebooks (cohort generation, book build) to
+    ``book/_generated/steps.json``, the runner's record of its last run of each step."""
+    path = root / GENERATED / "steps.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    steps = json.loads(path.read_text()) if path.is_file() else {}
+    steps[step] = {"seconds": round(seconds, 2), "peak_memory_mib": round(peak_memory_mib, 1),
+                   "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(steps, indent=1))
+    tmp.replace(path)
 
 
 def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool) -> tuple[str, str]:
@@ -270,7 +320,8 @@ def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool) ->
 def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = False) -> dict[str, str]:
     """Execute chapters, the independent ones ``jobs`` at a time, then the summary and the
     chapters that come after the subjects. Returns ``{name: status}``: ``"executed"``,
-    ``"skipped"``, ``"FAILED: <why>"`` or ``"not run: <why>"``."""
+    ``"skipped"``, ``"FAILED: <why>"`` or ``"not run: <why>"`` (and ``"results summary"``:
+    ``"FAILED: <why>"`` when the summary of the subjects' results cannot be written)."""
     from tqdm import tqdm
 
     parameters = {c.name: chapter_parameters(root, c, quick) for c in chapters}
@@ -281,18 +332,19 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
         for stage in (False, True):
             batch = [c for c in chapters if c.after_subjects == stage]
             blocker = None
-            if stage and batch:
+            if stage:
                 subject_chapters = {c.name for c in chapters if c.inputs == "subject"}
                 failed = [name for name, status in statuses.items()
-                          if name in subject_chapters and not status.startswith(("executed", "skipped"))]
+                          if name in subject_chapters and not succeeded(status)]
                 if failed:
                     blocker = f"not run: {', '.join(failed)} failed"
-                else:
+                else:  # every subject chapter is up to date: summarise, once per run
                     from .results import write_summary
 
                     try:
                         write_summary(quick)
                     except ValueError as error:
+                        statuses["results summary"] = f"FAILED: {error}"
                         blocker = f"not run: the results summary failed: {error}"
             if blocker:
                 for c in batch:
@@ -373,26 +425,30 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from .cohort import cohort_dir
 
-        cohort_dir(quick=args.quick)  # generated once here, read by every chapter
-        if args.quick and any(c.full_cohort for c in chapters):
-            cohort_dir(quick=False)
+        started = time.perf_counter()
+        with PeakMemory(interval=0.2) as memory:
+            cohort_dir(quick=args.quick)  # generated once here, read by every chapter
+            if args.quick and any(c.full_cohort for c in chapters):
+                cohort_dir(quick=False)
+        record_step(root, "cohorts (generated or found)", time.perf_counter() - started, memory.peak_mib)
         statuses = run_chapters(root, chapters, args.quick, args.jobs, args.force)
-        failures = [f"{name}: {status}" for name, status in statuses.items()
-                    if not status.startswith(("executed", "skipped"))]
+        failures = [f"{name}: {status}" for name, status in statuses.items() if not succeeded(status)]
     if failures:
         print("\n".join(["Failed notebooks:", *failures]), file=sys.stderr)
         return 1
     if not args.book_only:
-        from .results import write_summary
+        from .config import results_dir
 
-        paths = write_summary(args.quick)
-        print(f"Results: {', '.join(str(p) for p in paths)}")
+        print(f"Results: {results_dir() / 'summary.json'}, {results_dir() / 'summary.csv'}")
     if not args.no_book:
+        started = time.perf_counter()
         try:
-            build_book(root)
+            with PeakMemory(interval=0.2) as memory:
+                build_book(root)
         except RuntimeError as error:
             print(error, file=sys.stderr)
             return 1
+        record_step(root, "book build", time.perf_counter() - started, memory.peak_mib)
         print(f"Book: {root / '_build' / 'html' / 'index.html'}")
     return 0
 

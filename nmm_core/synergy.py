@@ -27,6 +27,17 @@ from . import muscle
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, excitation_order, hidden_muscles
 
 
+#: The muscle properties SynX's torque model needs, :func:`nominal_parameters`' keys.
+NOMINAL_FIELDS = ("max_isometric_force", "optimal_fiber_length", "tendon_slack_length",
+                  "pennation_angle_at_optimal")
+
+
+def nominal_parameters(subject) -> dict:
+    """A subject's nominal muscle properties for :func:`fit_extrapolation` and
+    :func:`model_torque`: ``{field: array (6,)}`` in MUSCLE_NAMES order (N, m, m, rad)."""
+    return {f: np.array([getattr(subject.muscle(m), f) for m in MUSCLE_NAMES]) for f in NOMINAL_FIELDS}
+
+
 def measured_columns(hidden=DEEP_MUSCLES) -> list[int]:
     """Columns of a (T, 4) surface array (SURFACE_MUSCLES order) that stay measured when the
     muscles in ``hidden`` are hidden; the synergies are extracted from these only."""

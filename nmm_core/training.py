@@ -119,9 +119,13 @@ def split(trials: Sequence[Trial], held_out_load: float = 2.0,
 def build_model(subject: Subject, window: int, backbone: str = "transformer", time_step: float = 0.01,
                 torque_scale: float = 5.0, trainable_parameters: bool = True, seed: int = 0,
                 smoothness_weight: float = 0.1, effort_weight: float = 0.0, prior_weight: float = 0.1,
-                learning_rate: float = 3e-3, hidden: Sequence[str] = DEEP_MUSCLES):
+                learning_rate: float = 3e-3, hidden: Sequence[str] = DEEP_MUSCLES,
+                jit_compile="auto"):
     """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled),
-    estimating the excitations of the ``hidden`` muscles (see :func:`prepare`)."""
+    estimating the excitations of the ``hidden`` muscles (see :func:`prepare`).
+
+    ``jit_compile`` is Keras's: XLA compilation of the training step (``"auto"``: on with JAX,
+    off with TensorFlow on a CPU-only machine)."""
     import keras
 
     from .network import NMM, MusclePhysics, make_backbone
@@ -135,7 +139,7 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     model = NMM(make_backbone(backbone, window, len(FEATURES), n_outputs=len(physics.hidden)), physics,
                 torque_scale=torque_scale,
                 smoothness_weight=smoothness_weight, effort_weight=effort_weight, prior_weight=prior_weight)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
     return model
 
 
@@ -191,34 +195,21 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
 
 def _overlapping_starts(n: int, window: int) -> list[int]:
     """Start indices of windows overlapping by three quarters that cover n samples."""
-    starts = list(range(0, n - window + 1, window // 4))
-    if starts[-1] != n - window:
-        starts.append(n - window)
-    return starts
+    from .inference import window_starts
+
+    return window_starts(n, window, max(1, window // 4))
 
 
 def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
     """Hidden (by default deep) excitations over the whole trial (overlapping windows,
     averaged) and the torque the physics block gives for them over the whole trial.
 
-    Returns ``{"deep": (T, H), "torque": (T,)}``, H the number of hidden muscles.
+    Returns ``{"deep": (T, H), "torque": (T,)}``, H the number of hidden muscles. Several
+    trials at once are faster with :func:`nmm_core.inference.estimate`, which this calls.
     """
-    import keras
+    from .inference import estimate
 
-    n = arrays.torque.size
-    starts = _overlapping_starts(n, window)
-    batch = np.stack([arrays.features[s:s + window] for s in starts])
-    deep_windows = keras.ops.convert_to_numpy(model.backbone(batch, training=False))
-    total = np.zeros((n, deep_windows.shape[-1]))
-    count = np.zeros((n, 1))
-    taper = np.hanning(window + 2)[1:-1, None]  # trust window centres more than edges
-    for s, d in zip(starts, deep_windows):
-        total[s:s + window] += taper * d
-        count[s:s + window] += taper
-    deep = (total / count).astype("float32")
-    torque = model.physics([deep[None], arrays.surface[None], arrays.length[None], arrays.speed[None],
-                            arrays.moment_arm[None]])
-    return {"deep": deep, "torque": keras.ops.convert_to_numpy(torque)[0]}
+    return estimate(model, [arrays], window)[0]
 
 
 def true_deep_emg(trial: Trial, electromechanical_delay: float, hidden: Sequence[str] = DEEP_MUSCLES) -> np.ndarray:
@@ -293,7 +284,9 @@ def load_predictions(path) -> dict:
 
 def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanical_delay: float) -> dict:
     """:func:`score` of an NMM on a set of trials, plus its ``"predictions"`` per trial."""
-    predictions = {a.trial.name: predict_trial(model, a, window) for a in arrays}
+    from .inference import estimate
+
+    predictions = {a.trial.name: p for a, p in zip(arrays, estimate(model, arrays, window))}
     return {**score(arrays, predictions, electromechanical_delay, model.physics.hidden), "predictions": predictions}
 
 

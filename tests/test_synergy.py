@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from nmm_core import synergy
-from nmm_core.config import MUSCLE_NAMES
 
 
 def known_factors(rng, t=400, k=2, n=4):
@@ -42,9 +41,7 @@ def synthetic_trials(rng, deep_weights, phases):
     from nmm_core import arm_model, config
 
     subject = config.NOMINAL_SUBJECT
-    nominal = {f: np.array([getattr(subject.muscle(m), f) for m in MUSCLE_NAMES])
-               for f in ("max_isometric_force", "optimal_fiber_length", "tendon_slack_length",
-                         "pennation_angle_at_optimal")}
+    nominal = synergy.nominal_parameters(subject)
     geometry = arm_model.fit_muscle_geometry(subject)
     trials, truths = [], []
     for weights, phase in zip(deep_weights, phases):

@@ -1,0 +1,104 @@
+"""Profile one NMM training epoch on the TensorFlow backend: where the time goes, grouped by
+part of the model, with the ten most expensive ops.
+
+Run:
+
+    .venv/bin/python benchmarks/profile_epoch.py [--subject S01] [--quick]
+
+TensorFlow's profiler traces one epoch (after an untimed one that traces and compiles); this
+script reads the trace (an XSpace protobuf) itself and sums each op's self time, so nothing
+else (TensorBoard) is needed. The trace is written under a temporary folder and removed.
+"""
+
+import argparse
+import collections
+import os
+import tempfile
+from pathlib import Path
+
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+GROUPS = (  # (label, test on the op's name), first match wins
+    ("activation dynamics scan, backward", lambda n: "physics" in n and "while" in n and "grad" in n),
+    ("activation dynamics scan, forward", lambda n: "physics" in n and "while" in n),
+    ("rest of the physics (delay, forces, torque), forward and backward", lambda n: "physics" in n),
+    ("backbone, backward", lambda n: "backbone" in n and "gradient_tape" in n),
+    ("backbone, forward", lambda n: "backbone" in n),
+    ("loss and metrics", lambda n: "compute_loss" in n or "nmm_1/" in n and "gradient_tape" not in n
+     or "mean" in n.lower() and "metric" in n.lower()),
+    ("optimizer (Adam)", lambda n: "adam" in n.lower() or "optimizer" in n.lower() or "AssignVariable" in n),
+    ("executor dispatch (per-op overhead)", lambda n: n.startswith(("ExecutorState", "ExecutorDoneCallback",
+                                                                     "ParallelFor"))),
+    ("input pipeline", lambda n: "Iterator" in n or "iterator" in n),
+)
+
+
+def self_times(xspace_path: Path) -> tuple[collections.Counter, collections.Counter]:
+    """Self time (ps) and number of runs per event name on the host's TensorFlow compute threads."""
+    try:
+        from tsl.profiler.protobuf import xplane_pb2
+    except ImportError:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(xspace_path.read_bytes())
+    totals, counts = collections.Counter(), collections.Counter()
+    for plane in space.planes:
+        if plane.name != "/host:CPU":
+            continue
+        for line in plane.lines:
+            if line.name == "python":
+                continue
+            events = sorted(line.events, key=lambda e: (e.offset_ps, -e.duration_ps))
+            own = [e.duration_ps for e in events]
+            stack = []  # (end, index) of enclosing events
+            for i, event in enumerate(events):
+                while stack and stack[-1][0] <= event.offset_ps:
+                    stack.pop()
+                if stack:
+                    own[stack[-1][1]] -= event.duration_ps
+                stack.append((event.offset_ps + event.duration_ps, i))
+            for event, t in zip(events, own):
+                totals[plane.event_metadata[event.metadata_id].name] += t
+                counts[plane.event_metadata[event.metadata_id].name] += 1
+    return totals, counts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subject", default="S01")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from nmm_core import training
+    from nmm_core.benchmark import subject_data
+    from nmm_core.plotting import markdown_table
+
+    data = subject_data(args.subject, args.quick)
+    model = training.build_model(data.learner, 64)
+    training.train(model, data.arrays["train"], 64, 1)  # trace and compile
+    with tempfile.TemporaryDirectory() as folder:
+        tf.profiler.experimental.start(folder)
+        _, seconds = training.train(model, data.arrays["train"], 64, 1)
+        tf.profiler.experimental.stop()
+        trace = next(Path(folder).rglob("*.xplane.pb"))
+        totals, counts = self_times(trace)
+    grand = sum(totals.values())
+    grouped, runs = collections.Counter(), collections.Counter()
+    for name, t in totals.items():
+        label = next((label for label, test in GROUPS if test(name)), "other")
+        grouped[label] += t
+        runs[label] += counts[name]
+    print(f"One epoch of subject {args.subject} ({'quick' if args.quick else 'full'} cohort): "
+          f"{seconds:.2f} s wall; {grand / 1e12:.2f} s of op self time on the compute threads\n")
+    print(markdown_table(["part", "self time (s)", "share (%)", "op runs"],
+                         [[label, t / 1e12, 100 * t / grand, runs[label]] for label, t in grouped.most_common()]))
+    print()
+    print(markdown_table(["op", "self time (ms)", "share (%)"],
+                         [[name[-90:], t / 1e9, 100 * t / grand] for name, t in totals.most_common(10)]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""NMM training throughput (windows per second) by Keras backend, XLA compilation and backbone,
+and the time to converge per subject (medians of several runs; ratios from the same run).
+
+Run (JAX is in requirements.lock; each configuration runs in its own process):
+
+    .venv/bin/python benchmarks/training_speed.py                 # full cohort, subject S01
+    .venv/bin/python benchmarks/training_speed.py --converge      # + full training of S01..S05
+
+Nothing is written; the cohort is read from the data cache (generated if absent).
+"""
+
+import argparse
+
+from nmm_core.benchmark import backend_available, run_isolated
+from nmm_core.plotting import markdown_table
+
+SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subject", default="S01")
+    parser.add_argument("--quick", action="store_true", help="the quick cohort")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per timed run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backbones", nargs="+", default=["transformer", "conv"])
+    parser.add_argument("--converge", action="store_true",
+                        help="also train every subject as the chapter does (60 epochs) on each backend")
+    args = parser.parse_args()
+
+    backends = [b for b in ("tensorflow", "jax") if backend_available(b)]
+    rows, baseline = [], None
+    for backend in backends:
+        for jit in (("off", "on") if backend == "tensorflow" else ("auto",)):
+            for backbone in args.backbones:
+                r = run_isolated("throughput", backend, subject=args.subject, quick=args.quick,
+                                 backbone=backbone, jit=jit, epochs=args.epochs, runs=args.runs)
+                rate = r["windows_per_s"]
+                baseline = baseline or rate
+                rows.append([backend, "XLA" if jit == "on" or backend == "jax" else "no XLA", backbone,
+                             f"{rate:.0f}" if rate else "fails", f"{rate / baseline:.2f}" if rate else "",
+                             f"{r['first_epoch_s']:.1f}" if rate else r["error"][:70],
+                             f"{60 * r['windows_per_epoch'] / rate:.0f}" if rate else ""])
+                print(rows[-1], flush=True)
+    machine = r["machine"]
+    print(f"\n{machine['cpu']}, {machine['cores']} cores; subject {args.subject} "
+          f"({'quick' if args.quick else 'full'} cohort), {r['windows_per_epoch']} windows per epoch, "
+          f"batch 32, medians of {args.runs} runs of {args.epochs} epochs\n")
+    print(markdown_table(["backend", "compilation", "backbone", "windows/s", "vs first row",
+                          "first epoch (s)", "60 epochs (s)"], rows))
+    if args.converge:
+        rows = []
+        for backend in backends:
+            for subject in SUBJECTS:
+                r = run_isolated("converge", backend, subject=subject, quick=args.quick, epochs=60)
+                rows.append([backend, subject, f"{r['total_s']:.1f}", r["converged_epoch"], f"{r['converged_s']:.1f}"])
+                print(rows[-1], flush=True)
+        print("\nTraining as the subject chapter does (60 epochs, compilation included); converged: "
+              "the first epoch whose loss is within 10 % of the last one's\n")
+        print(markdown_table(["backend", "subject", "60 epochs (s)", "converged at epoch", "converged after (s)"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,433 @@
+"""Measurements for the benchmark scripts (``benchmarks/``) and the benchmark chapter: the machine,
+repeated timings, peak memory, NMM training throughput and convergence, inference speed (batch
+and streaming), the MSE baseline's fit and inference, and accuracy against compute.
+
+Each function measures and returns plain numbers (seconds, medians over ``runs``); printing and
+plotting are left to the callers. The shared machine is noisy: compare figures measured in the
+same run, and read medians, not single runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+# --------------------------------------------------------------------------------------------
+# The machine, timings and memory.
+# --------------------------------------------------------------------------------------------
+def machine() -> dict:
+    """What the figures were measured on: CPU model, usable cores, memory and versions."""
+    import psutil
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for name in ("keras", "tensorflow", "jax", "numpy", "scipy", "opensim"):
+        try:
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", None) or module.GetVersion()
+        except Exception:  # not installed (jax is optional) or no version attribute
+            versions[name] = None
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1), "system": platform.platform(),
+            "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "versions": versions}
+
+
+def repeat(function: Callable[[], object], runs: int = 5, warmup: int = 1) -> list[float]:
+    """Wall times (s) of ``runs`` calls of ``function`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+class PeakMemory:
+    """Context manager: the peak resident memory (bytes) of this process and all its children
+    (e.g. a notebook's kernel), sampled every ``interval`` s in a background thread.
+
+    >>> with PeakMemory() as memory:
+    ...     work()
+    >>> memory.peak_bytes
+    """
+
+    def __init__(self, interval: float = 0.1, pid: int | None = None):
+        self.interval, self.pid = interval, pid or os.getpid()
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+
+    def sample(self) -> int:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0
+        total = 0
+        for process in processes:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:  # a child that ended between listing and reading
+                pass
+        self.peak_bytes = max(self.peak_bytes, total)
+        return total
+
+    def _watch(self):
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self):
+        self.sample()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        return False
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 2**20
+
+
+# --------------------------------------------------------------------------------------------
+# A subject's data, as the chapters prepare it.
+# --------------------------------------------------------------------------------------------
+@dataclass
+class SubjectData:
+    """One cohort subject split and prepared for both methods."""
+
+    name: str
+    record: dict
+    learner: object
+    arrays: dict  # "train", "test_speed", "test_load" -> list of TrialArrays
+    nominal: dict = field(default_factory=dict)
+
+    @property
+    def held_out(self) -> list:
+        return self.arrays["test_speed"] + self.arrays["test_load"]
+
+    @property
+    def recording(self) -> list:
+        """Every trial (training and held-out): a whole recording session, for inference speed."""
+        return self.arrays["train"] + self.held_out
+
+    @property
+    def delay(self) -> float:
+        return self.record["electromechanical_delay_s"]
+
+    def duration(self, part: str = "recording") -> float:
+        """Seconds of movement in ``"recording"``, ``"held_out"``, ``"train"``, ..."""
+        trials = getattr(self, part) if part in ("recording", "held_out") else self.arrays[part]
+        return float(sum(a.torque.size * (a.trial.time[1] - a.trial.time[0]) for a in trials))
+
+
+def subject_data(subject: str = "S01", quick: bool = False) -> SubjectData:
+    """Load and prepare one subject of the virtual cohort (generated if absent)."""
+    from . import cohort, synergy, training
+
+    directory = cohort.cohort_dir(quick=quick)
+    record = json.loads((directory / subject / "subject.json").read_text())
+    learner = training.learner_subject(record)
+    parts = training.split(cohort.load_cohort(directory)[subject])
+    arrays = {name: training.prepare(part, learner) for name, part in parts.items()}
+    return SubjectData(subject, record, learner, arrays, synergy.nominal_parameters(learner))
+
+
+# --------------------------------------------------------------------------------------------
+# The NMM: training and inference.
+# --------------------------------------------------------------------------------------------
+def training_throughput(data: SubjectData, backbone: str = "transformer", jit_compile="auto",
+                        epochs: int = 3, runs: int = 3, window: int = 64, stride: int = 8,
+                        batch_size: int = 32) -> dict:
+    """Training windows per second of the NMM on ``data``'s training trials.
+
+    One model is built; its first epoch (tracing and compilation included) is timed on its
+    own, then ``runs`` fits of ``epochs`` epochs each. Returns ``{"windows_per_s"`` (median),
+    ``"runs_windows_per_s"``, ``"first_epoch_s"``, ``"windows_per_epoch"``, ``"error"}``;
+    ``error`` is the exception text when this configuration cannot train (else None).
+    """
+    from . import training
+
+    n_windows = training.windows(data.arrays["train"], window, stride)[1].shape[0]
+    try:
+        model = training.build_model(data.learner, window, backbone=backbone, jit_compile=jit_compile)
+        _, first = training.train(model, data.arrays["train"], window, 1, stride, batch_size)
+        rates = [n_windows * epochs / training.train(model, data.arrays["train"], window, epochs, stride,
+                                                      batch_size, seed=run)[1] for run in range(runs)]
+    except Exception as error:  # e.g. XLA cannot compile a TensorFlow while-loop gradient
+        return {"windows_per_s": None, "runs_windows_per_s": [], "first_epoch_s": None,
+                "windows_per_epoch": n_windows, "error": _error_summary(error)}
+    return {"windows_per_s": statistics.median(rates), "runs_windows_per_s": rates, "first_epoch_s": first,
+            "windows_per_epoch": n_windows, "error": None}
+
+
+def _error_summary(error: Exception) -> str:
+    """The informative line of an exception (TensorFlow puts the cause after a generic one)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    cause = next((line for line in lines if "XLA" in line or "not supported" in line.lower()), lines[0] if lines else "")
+    return f"{type(error).__name__}: {cause}"[:300]
+
+
+def time_to_converge(data: SubjectData, epochs: int = 60, tolerance: float = 0.1, window: int = 64,
+                     backbone: str = "transformer", seed: int = 0, jit_compile="auto") -> dict:
+    """Train as the subject chapter does and time it epoch by epoch.
+
+    Returns ``{"total_s"`` (all ``epochs``, compilation included), ``"converged_epoch"`` and
+    ``"converged_s"`` (the first epoch whose training loss is within ``tolerance`` of the last
+    epoch's, relative), ``"loss"`` (per epoch) and ``"model"``}.
+    """
+    import keras
+
+    from . import training
+
+    ends = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            ends.append(time.perf_counter())
+
+    keras.utils.set_random_seed(seed)
+    model = training.build_model(data.learner, window, backbone=backbone, seed=seed, jit_compile=jit_compile)
+    x, y = training.windows(data.arrays["train"], window, 8)
+    start = time.perf_counter()
+    history = model.fit(x, y, epochs=epochs, batch_size=32, shuffle=True, verbose=0, callbacks=[Clock()])
+    loss = np.asarray(history.history["loss"])
+    converged = int(np.argmax(loss <= loss[-1] * (1.0 + tolerance)))
+    return {"total_s": ends[-1] - start, "converged_epoch": converged + 1, "converged_s": ends[converged] - start,
+            "loss": loss.tolist(), "model": model}
+
+
+def inference_speed(model, arrays: Sequence, window: int = 64, runs: int = 5, torque: bool = True) -> dict:
+    """Batch inference (:func:`nmm_core.inference.estimate`) on ``arrays``, all at once.
+
+    Returns ``{"seconds"`` (median), ``"movement_s"``, ``"real_time_factor"``
+    (seconds of movement per second of computing), ``"first_call_s"`` (with tracing)}.
+    """
+    from .inference import estimate
+
+    movement = sum(a.torque.size for a in arrays) * float(arrays[0].trial.time[1] - arrays[0].trial.time[0])
+    start = time.perf_counter()
+    estimate(model, arrays, window, torque=torque)
+    first = time.perf_counter() - start
+    seconds = statistics.median(repeat(lambda: estimate(model, arrays, window, torque=torque), runs, warmup=0))
+    return {"seconds": seconds, "movement_s": movement, "real_time_factor": movement / seconds,
+            "first_call_s": first}
+
+
+def streaming_latency(model, arrays, window: int = 64, hop: int | None = None, lag: int = 0) -> dict:
+    """Feed one trial to a :class:`~nmm_core.inference.StreamingEstimator` ``hop`` samples at a
+    time; time each push that runs the network. Returns ``{"median_ms", "p95_ms", "max_ms",
+    "windows", "hop_ms"`` (the time between windows in the recording, the budget)}."""
+    from .inference import StreamingEstimator
+
+    stream = StreamingEstimator(model, window, hop, lag)
+    stream.push(arrays.features[:window])  # the first window traces the compiled function
+    times = []
+    for first in range(window, arrays.torque.size - stream.hop + 1, stream.hop):
+        start = time.perf_counter()
+        released = stream.push(arrays.features[first:first + stream.hop])
+        elapsed = time.perf_counter() - start
+        if len(released):
+            times.append(elapsed)
+    step = float(arrays.trial.time[1] - arrays.trial.time[0])
+    return {"median_ms": 1e3 * statistics.median(times), "p95_ms": 1e3 * float(np.percentile(times, 95)),
+            "max_ms": 1e3 * max(times), "windows": len(times), "hop_ms": 1e3 * stream.hop * step}
+
+
+# --------------------------------------------------------------------------------------------
+# The MSE baseline.
+# --------------------------------------------------------------------------------------------
+def mse_fit(data: SubjectData, n_synergies: int = 4, method: str = "pca", max_iter: int = 100,
+            calibrate: bool = True):
+    """One SynX fit on the training trials (the subject chapter's final fit); returns the
+    :class:`~nmm_core.synergy.Extrapolation` (its ``fit_seconds`` is the fit's wall time)."""
+    from . import synergy
+
+    envelopes = np.vstack([a.surface for a in data.arrays["train"]])
+    found = synergy.extract_synergies(envelopes, n_synergies, method)
+    return synergy.fit_extrapolation(data.arrays["train"], found, data.nominal, calibrate=calibrate,
+                                     max_iter=max_iter)
+
+
+def mse_predict(fit, data: SubjectData, arrays: Sequence, torque: bool = True) -> dict:
+    """``{trial: {"deep", "torque"}}`` of a fitted extrapolation on trials it has not seen."""
+    from . import synergy
+
+    out = {}
+    for a in arrays:
+        deep = fit.deep_excitation(a.surface)
+        out[a.trial.name] = {"deep": deep, "torque": synergy.model_torque(
+            a.surface, deep, a.length, a.speed, a.moment_arm, data.nominal, fit.strength_scale, fit.delay)
+            if torque else None}
+    return out
+
+
+def mse_inference_speed(fit, data: SubjectData, runs: int = 5, torque: bool = True) -> dict:
+    """Like :func:`inference_speed`, for the synergy extrapolation on the whole recording."""
+    arrays = data.recording
+    seconds = statistics.median(repeat(lambda: mse_predict(fit, data, arrays, torque), runs))
+    movement = data.duration("recording")
+    return {"seconds": seconds, "movement_s": movement, "real_time_factor": movement / seconds}
+
+
+# --------------------------------------------------------------------------------------------
+# Accuracy against compute.
+# --------------------------------------------------------------------------------------------
+def _scores_row(method: str, setting, seconds: float, scores: dict) -> dict:
+    return {"method": method, "setting": setting, "train_seconds": seconds,
+            "BRA_r": scores["BRA"]["r"], "TRImed_r": scores["TRImed"]["r"],
+            "torque_nrmse_pct": 100 * scores["torque"]["nrmse"]}
+
+
+def accuracy_per_compute(data: SubjectData, epochs: Sequence[int] = (5, 10, 20, 40, 60),
+                         iterations: Sequence[int] = (5, 10, 20, 40, 100), window: int = 64, seed: int = 0,
+                         n_synergies: int = 4, method: str = "pca") -> list[dict]:
+    """Held-out deep-EMG correlation and torque NRMSE against training time, both methods.
+
+    The NMM is trained once, scored after each number of ``epochs`` (cumulative training time,
+    first-epoch compilation included); the MSE's final fit is run with each budget of
+    ``iterations`` (SciPy ``max_nfev``). Rows: ``{"method", "setting", "train_seconds",
+    "BRA_r", "TRImed_r", "torque_nrmse_pct"}``.
+    """
+    from . import training
+
+    rows = []
+    model = training.build_model(data.learner, window, seed=seed)
+    spent, done = 0.0, 0
+    for target in sorted(epochs):
+        _, seconds = training.train(model, data.arrays["train"], window, target - done, seed=seed + done)
+        spent, done = spent + seconds, target
+        scores = training.evaluate(model, data.held_out, window, data.delay)
+        rows.append(_scores_row("NMM", f"{target} epochs", spent, scores))
+    for budget in iterations:
+        fit = mse_fit(data, n_synergies, method, max_iter=budget)
+        scores = training.score(data.held_out, mse_predict(fit, data, data.held_out), data.delay)
+        rows.append(_scores_row("MSE", f"{budget} evaluations", fit.fit_seconds, scores))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: one measurement on the current Keras backend, as JSON (the benchmark scripts
+# and chapter run it once per backend, since a process has one backend).
+# --------------------------------------------------------------------------------------------
+def backend_available(backend: str) -> bool:
+    """Whether a Keras backend's library is installed (TensorFlow is; JAX is in the lock file
+    but may be missing from an older environment)."""
+    import importlib.util
+
+    return importlib.util.find_spec({"tensorflow": "tensorflow", "jax": "jax"}[backend]) is not None
+
+
+def run_isolated(measure: str, backend: str = "tensorflow", timeout: float = 1800, **options) -> dict:
+    """Run ``python -m nmm_core.benchmark <measure>`` in a fresh process on ``backend`` and
+    return its JSON; ``options`` become flags (``quick=True`` -> ``--quick``,
+    ``jit="on"`` -> ``--jit on``). A process has one Keras backend, hence the subprocess.
+    Raises RuntimeError with the process's last output when it fails."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "nmm_core.benchmark", measure]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            command.append(flag)
+        elif value not in (False, None):
+            command += [flag, str(value)]
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} (KERAS_BACKEND={backend}) failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _load_trained(subject: str, data: SubjectData, window: int, train_epochs: int):
+    """The subject chapter's saved NMM when it exists (its backend need not match), else one
+    trained here for ``train_epochs`` epochs; inference speed does not depend on the weights."""
+    import keras
+
+    from . import config, training
+
+    saved = config.results_dir() / subject / "nmm.keras"
+    if saved.is_file():
+        try:
+            return keras.saving.load_model(saved, compile=False)
+        except Exception:  # saved by another version or backend: train a stand-in
+            pass
+    model = training.build_model(data.learner, window)
+    training.train(model, data.arrays["train"], window, train_epochs)
+    return model
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m nmm_core.benchmark",
+                                     description="One benchmark on the current Keras backend, printed as JSON.")
+    parser.add_argument("measure", choices=("machine", "throughput", "converge", "inference", "mse"))
+    parser.add_argument("--subject", default="S01")
+    parser.add_argument("--quick", action="store_true", help="the quick cohort")
+    parser.add_argument("--backbone", default="transformer")
+    parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto", help="XLA compilation")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--window", type=int, default=64)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    jit = {"auto": "auto", "on": True, "off": False}[args.jit]
+    out: dict = {"measure": args.measure, "machine": machine()}
+    if args.measure != "machine":
+        data = subject_data(args.subject, args.quick)
+        out.update(subject=args.subject, quick=args.quick)
+    if args.measure == "throughput":
+        out.update(backbone=args.backbone, jit=args.jit, **training_throughput(
+            data, args.backbone, jit, args.epochs, args.runs, args.window))
+    elif args.measure == "converge":
+        result = time_to_converge(data, args.epochs, window=args.window, backbone=args.backbone, jit_compile=jit)
+        result.pop("model")
+        out.update(backbone=args.backbone, jit=args.jit, epochs=args.epochs, **result)
+    elif args.measure == "inference":
+        import keras
+
+        from .inference import compile_for_inference
+
+        model = _load_trained(args.subject, data, args.window, args.epochs)
+        if jit != "auto":
+            compile_for_inference(model, jit)
+        batch = inference_speed(model, data.recording, args.window, args.runs)
+        deep_only = inference_speed(model, data.recording, args.window, args.runs, torque=False)
+        streaming = streaming_latency(model, max(data.recording, key=lambda a: a.torque.size), args.window)
+        out.update(jit=args.jit, batch=batch, batch_deep_only=deep_only, streaming=streaming,
+                   backend=keras.backend.backend())
+    elif args.measure == "mse":
+        fit = mse_fit(data)
+        out.update(fit_seconds=fit.fit_seconds, inference=mse_inference_speed(fit, data, args.runs),
+                   inference_deep_only=mse_inference_speed(fit, data, args.runs, torque=False))
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The measuring tools of the benchmarks: timings, peak memory of a process tree, and the
+isolated runs on another Keras backend."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nmm_core import benchmark
+
+
+def test_repeat_times_each_call_and_skips_the_warmup():
+    calls = []
+
+    def work():
+        calls.append(time.perf_counter())
+        time.sleep(0.02)
+
+    times = benchmark.repeat(work, runs=3, warmup=2)
+    assert len(calls) == 5 and len(times) == 3
+    assert all(0.02 <= t < 0.5 for t in times)
+
+
+def test_peak_memory_sees_a_child_process_allocation():
+    # A child holds 300 MiB for a moment: the peak must include it, though the parent never
+    # holds that much.
+    holder = "import time; block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096]); time.sleep(1.0)"
+    with benchmark.PeakMemory(interval=0.05) as memory:
+        baseline = memory.sample()
+        subprocess.run([sys.executable, "-c", holder], check=True)
+    assert memory.peak_bytes - baseline > 250 * 2**20
+    with benchmark.PeakMemory(interval=0.05) as quiet:
+        time.sleep(0.2)
+    assert quiet.peak_bytes < baseline + 100 * 2**20
+
+
+def test_machine_describes_cores_and_versions():
+    info = benchmark.machine()
+    assert info["cores"] == len(os.sched_getaffinity(0))
+    import numpy
+
+    assert info["versions"]["numpy"] == numpy.__version__
+    assert info["memory_gib"] > 0
+
+
+def test_an_isolated_run_reports_its_failure_with_the_cause():
+    with pytest.raises(RuntimeError, match="no subject S99|S99"):
+        benchmark.run_isolated("mse", "tensorflow", subject="S99", quick=True, timeout=300)

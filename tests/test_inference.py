@@ -1,0 +1,117 @@
+"""Compiled inference (batch and streaming) against eager calls of the network and the NumPy
+muscle chain, which share no code with the batching, padding and buffering under test."""
+
+import types
+
+import keras
+import numpy as np
+import pytest
+
+from nmm_core import config, inference, muscle, training
+from nmm_core.config import MUSCLE_NAMES
+
+WINDOW, DT = 32, 0.01
+SUBJECT = config.Subject("inference", segment_length_scale=0.97)
+
+
+def trial_arrays(rng, n):
+    """A TrialArrays-like trial of n samples: smooth kinematics, envelopes and a fitted geometry."""
+    from nmm_core.arm_model import fit_muscle_geometry
+
+    t = np.arange(n) * DT
+    theta = 1.1 + 0.7 * np.sin(2 * np.pi * rng.uniform(0.4, 1.0) * t)
+    omega = np.gradient(theta, DT)
+    geometry = fit_muscle_geometry(SUBJECT)
+    surface = 0.05 + 0.4 * rng.uniform(size=(n, 4)).cumsum(0) % 1.0 * 0.5
+    features = np.column_stack([theta - 1.1, omega / 5, np.zeros(n), np.zeros(n), surface]).astype("float32")
+    return types.SimpleNamespace(
+        trial=types.SimpleNamespace(name=f"trial{n}", time=t), features=features,
+        surface=surface.astype("float32"), length=geometry.length(theta).astype("float32"),
+        speed=geometry.lengthening_speed(theta, omega).astype("float32"),
+        moment_arm=geometry.moment_arm(theta).astype("float32"), torque=np.zeros(n, dtype="float32"))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return training.build_model(SUBJECT, WINDOW, backbone="transformer", seed=3)
+
+
+def eager_deep(model, a, hop):
+    """Overlap-averaged backbone outputs by hand: one eager call per window, NumPy taper."""
+    n = a.torque.size
+    starts = list(range(0, n - WINDOW + 1, hop))
+    if starts[-1] != n - WINDOW:
+        starts.append(n - WINDOW)
+    taper = np.hanning(WINDOW + 2)[1:-1, None]
+    total, count = np.zeros((n, 2)), np.zeros((n, 1))
+    for s in starts:
+        out = keras.ops.convert_to_numpy(model.backbone(a.features[None, s:s + WINDOW], training=False))[0]
+        total[s:s + WINDOW] += taper * out
+        count[s:s + WINDOW] += taper
+    return total / count
+
+
+def numpy_torque(model, a, deep):
+    """The physics block's torque from the NumPy muscle chain with the layer's parameters."""
+    p = {k: keras.ops.convert_to_numpy(v).astype(float) for k, v in model.physics.muscle_parameters().items()}
+    order = [list(config.SURFACE_MUSCLES + config.DEEP_MUSCLES).index(m) for m in MUSCLE_NAMES]
+    excitation = np.clip(np.concatenate([a.surface, deep], axis=-1)[:, order].astype(float), 0, 1)
+    props = [SUBJECT.muscle(m) for m in MUSCLE_NAMES]
+    return muscle.excitation_to_torque(
+        excitation, a.length.astype(float), a.speed.astype(float), a.moment_arm.astype(float), DT,
+        p["electromechanical_delay"], p["activation_time_constant"], p["deactivation_time_constant"],
+        p["shape_factor"], np.array([q.max_isometric_force for q in props]) * p["max_isometric_force_scale"],
+        np.array([q.optimal_fiber_length for q in props]) * p["optimal_fiber_length_scale"],
+        np.array([q.tendon_slack_length for q in props]) * p["tendon_slack_length_scale"],
+        np.array([q.pennation_angle_at_optimal for q in props]))
+
+
+@pytest.mark.opensim
+def test_batch_estimate_equals_eager_windows_and_the_numpy_chain(rng, model):
+    # Different lengths: the trials are padded to a common one and stacked for the physics.
+    trials = [trial_arrays(rng, n) for n in (150, 97, 300)]
+    got = inference.estimate(model, trials, WINDOW)
+    for a, g in zip(trials, got):
+        deep = eager_deep(model, a, WINDOW // 4)
+        np.testing.assert_allclose(g["deep"], deep, atol=2e-5)
+        expected = numpy_torque(model, a, deep)
+        assert g["torque"].shape == (a.torque.size,)
+        np.testing.assert_allclose(g["torque"], expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+    # predict_trial (used by the chapters) gives the same for one trial alone.
+    alone = training.predict_trial(model, trials[1], WINDOW)
+    np.testing.assert_allclose(alone["torque"], got[1]["torque"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.opensim
+@pytest.mark.parametrize("hop, lag", [(8, 0), (8, 12), (32, 0)])
+def test_streaming_releases_each_windows_newest_samples_in_order(rng, model, hop, lag):
+    a = trial_arrays(rng, 157)
+    stream = inference.StreamingEstimator(model, WINDOW, hop=hop, lag=lag)
+    released = []
+    chunks = np.split(a.features, [5, 40, 41, 90, 130])  # irregular arrivals
+    for chunk in chunks:
+        released.append(stream.push(chunk))
+    released = np.concatenate(released)
+    # By hand: the window ending at e = WINDOW + k*hop gives samples up to e - lag.
+    ends = range(WINDOW, a.torque.size + 1, hop)
+    expected = []
+    for k, end in enumerate(ends):
+        out = keras.ops.convert_to_numpy(model.backbone(a.features[None, end - WINDOW:end], training=False))[0]
+        expected.append(out[: WINDOW - lag] if k == 0 else out[WINDOW - lag - hop: WINDOW - lag])
+    expected = np.concatenate(expected)
+    assert released.shape == expected.shape == (list(ends)[-1] - lag, 2)
+    np.testing.assert_allclose(released, expected, atol=2e-5)
+    # After a reset the same recording gives the same estimates.
+    stream.reset()
+    np.testing.assert_allclose(stream.push(a.features), released, atol=1e-6)
+
+
+def test_bad_streaming_settings_and_short_trials_are_refused(model):
+    with pytest.raises(ValueError, match="hop"):
+        inference.StreamingEstimator(model, WINDOW, hop=WINDOW + 1)
+    with pytest.raises(ValueError, match="lag"):
+        inference.StreamingEstimator(model, WINDOW, hop=8, lag=WINDOW)
+    with pytest.raises(ValueError, match="fewer than the window"):
+        inference.window_starts(WINDOW - 1, WINDOW, 8)
+    with pytest.raises(ValueError, match="n_features"):
+        inference.StreamingEstimator(model, WINDOW).push(np.zeros(8))
