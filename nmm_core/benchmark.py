@@ -394,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     jit = {"auto": "auto", "on": True, "off": False}[args.jit]
@@ -405,9 +406,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.update(backbone=args.backbone, jit=args.jit, **training_throughput(
             data, args.backbone, jit, args.epochs, args.runs, args.window))
     elif args.measure == "converge":
-        result = time_to_converge(data, args.epochs, window=args.window, backbone=args.backbone, jit_compile=jit)
-        result.pop("model")
-        out.update(backbone=args.backbone, jit=args.jit, epochs=args.epochs, **result)
+        from . import training
+
+        result = time_to_converge(data, args.epochs, window=args.window, backbone=args.backbone, seed=args.seed,
+                                  jit_compile=jit)
+        scores = training.evaluate(result.pop("model"), data.held_out, args.window, data.delay)
+        out.update(backbone=args.backbone, jit=args.jit, epochs=args.epochs, seed=args.seed, **result,
+                   held_out=_scores_row("NMM", f"{args.epochs} epochs", result["total_s"], scores))
     elif args.measure == "inference":
         import keras
 

@@ -248,3 +248,34 @@ def test_publishing_config_adds_the_repository_buttons(tmp_path):
     assert settings["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert settings["html"]["use_repository_button"] and settings["html"]["use_download_button"]
     assert settings["sphinx"] == original["sphinx"] and "repository" not in original
+
+
+HEAVY = HEADER + """# Heavy
+
+```{code-cell} ipython3
+:tags: [parameters]
+megabytes = 1
+```
+
+```{code-cell} ipython3
+import time
+block = bytearray(megabytes * 2**20)
+block[::4096] = b"x" * len(block[::4096])  # touch every page: resident, not just reserved
+time.sleep(1.5)
+```
+"""
+
+
+def test_a_chapter_records_its_time_and_the_kernels_peak_memory(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "heavy.md").write_text(HEAVY)
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    assert reproduce.execute_chapter(tmp_path, "heavy", {"megabytes": 400}) == "executed"
+    stamp = json.loads((tmp_path / "book/_generated/heavy.fingerprint.json").read_text())
+    # The kernel is a child of this process; its 400 MiB block must be in the peak.
+    assert stamp["peak_memory_mib"] > 400
+    assert stamp["seconds"] >= 1.5 and stamp["keras_backend"] == "tensorflow"
+    assert reproduce.execute_chapter(tmp_path, "heavy", {"megabytes": 400}) == "skipped"
+    # Another Keras backend is another computation: the chapter reruns.
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert reproduce.execute_chapter(tmp_path, "heavy", {"megabytes": 400}) == "executed"
