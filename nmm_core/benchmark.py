@@ -188,7 +188,8 @@ def _error_summary(error: Exception) -> str:
     """The informative line of an exception (TensorFlow puts the cause after a generic one)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     cause = next((line for line in lines if "XLA" in line or "not supported" in line.lower()), lines[0] if lines else "")
-    return f"{type(error).__name__}: {cause}"[:300]
+    first_sentence = cause.split(". ")[0].rstrip(".")
+    return f"{type(error).__name__}: {first_sentence}"[:200]
 
 
 def time_to_converge(data: SubjectData, epochs: int = 60, tolerance: float = 0.1, window: int = 64,

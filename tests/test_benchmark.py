@@ -48,3 +48,10 @@ def test_machine_describes_cores_and_versions():
 def test_an_isolated_run_reports_its_failure_with_the_cause():
     with pytest.raises(RuntimeError, match="no subject S99|S99"):
         benchmark.run_isolated("mse", "tensorflow", subject="S99", quick=True, timeout=300)
+
+
+def test_a_failing_configuration_is_summarised_by_its_cause():
+    error = ValueError("Graph execution error:\n\nDetected at node x\nXLA compilation requires a fixed "
+                       "tensor list size. Set the max number of elements. More text.")
+    assert benchmark._error_summary(error) == "ValueError: XLA compilation requires a fixed tensor list size"
+    assert benchmark._error_summary(KeyError("plain")) == "KeyError: 'plain'"
