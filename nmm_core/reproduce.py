@@ -264,6 +264,13 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     return "executed"
 
 
+def book_root() -> Path:
+    """The book root of the notebook running now (the runner executes every notebook in
+    ``<root>/book/_generated``); the repository when run elsewhere."""
+    cwd = Path.cwd()
+    return cwd.parents[1] if cwd.parts[-2:] == GENERATED.parts else REPO_ROOT
+
+
 def chapter_timings(root: Path = REPO_ROOT) -> dict[str, dict]:
     """``{chapter: {"seconds", "peak_memory_mib", "keras_backend", "executed_at", "quick"}}``
     of each chapter's last successful execution (read from the stamps beside the notebooks;

@@ -208,6 +208,7 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     # The benchmark chapter measured on this machine: its three figures and its tables.
     bench = (tmp_path / "_build/html/book/_generated/benchmarks.html").read_text()
     assert bench.count("<img") >= 3 and "windows/s" in bench and "streaming ms/window" in bench
+    assert "nmm_S01" in bench  # the step table read this book root's timings, not the repository's
     page = (tmp_path / "_build/html/book/_generated/arm_model.html").read_text()
     assert page.count("<img") >= 4  # the four figures of the chapter
     assert "pasted-text" in page  # glued numbers were inserted
