@@ -13,7 +13,7 @@ range widened by one standard deviation. Nothing is written.
 import argparse
 import statistics
 
-from nmm_core.benchmark import backend_available, run_isolated
+from nmm_core.benchmark import BACKENDS, backend_available, run_isolated
 from nmm_core.plotting import markdown_table
 
 SCORES = ("BRA_r", "TRImed_r", "torque_nrmse_pct")
@@ -27,7 +27,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
 
-    backends = [b for b in ("tensorflow", "jax") if backend_available(b)]
+    backends = [b for b in BACKENDS if backend_available(b)]
     found = {}
     for subject in args.subjects:
         for backend in backends:

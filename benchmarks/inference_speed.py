@@ -12,7 +12,7 @@ one trained here briefly (inference speed does not depend on the weights). Nothi
 
 import argparse
 
-from nmm_core.benchmark import backend_available, run_isolated
+from nmm_core.benchmark import configurations, run_isolated
 from nmm_core.plotting import markdown_table
 
 
@@ -25,15 +25,14 @@ def main():
 
     rows = []
     for subject in args.subjects:
-        for backend in [b for b in ("tensorflow", "jax") if backend_available(b)]:
-            for jit in (("off", "on") if backend == "tensorflow" else ("auto",)):
-                r = run_isolated("inference", backend, subject=subject, quick=args.quick, jit=jit, runs=args.runs)
-                rows.append([subject, f"NMM, {backend}", "XLA" if jit != "off" else "no XLA",
-                             f"{r['batch']['movement_s']:.1f}", f"{r['batch']['real_time_factor']:.0f}",
-                             f"{r['batch_deep_only']['real_time_factor']:.0f}",
-                             f"{r['streaming']['median_ms']:.2f} / {r['streaming']['p95_ms']:.2f}",
-                             f"{r['streaming']['hop_ms']:.0f}", "", f"{r['batch']['first_call_s']:.2f}"])
-                print(rows[-1], flush=True)
+        for backend, jit in configurations():
+            r = run_isolated("inference", backend, subject=subject, quick=args.quick, jit=jit, runs=args.runs)
+            rows.append([subject, f"NMM, {backend}", "XLA" if jit != "off" else "no XLA",
+                         f"{r['batch']['movement_s']:.1f}", f"{r['batch']['real_time_factor']:.0f}",
+                         f"{r['batch_deep_only']['real_time_factor']:.0f}",
+                         f"{r['streaming']['median_ms']:.2f} / {r['streaming']['p95_ms']:.2f}",
+                         f"{r['streaming']['hop_ms']:.0f}", "", f"{r['batch']['first_call_s']:.2f}"])
+            print(rows[-1], flush=True)
         r = run_isolated("mse", "tensorflow", subject=subject, quick=args.quick, runs=args.runs)
         rows.append([subject, "MSE (NumPy)", "", f"{r['inference']['movement_s']:.1f}",
                      f"{r['inference']['real_time_factor']:.0f}",

@@ -11,7 +11,6 @@ Peak memory is that of the runner's worker and the notebook's kernel together, p
 """
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ def main():
     args = parser.parse_args()
 
     from nmm_core.plotting import markdown_table
+    from nmm_core.reproduce import chapter_timings, step_timings
 
     folder = Path(tempfile.mkdtemp(prefix="nmm-reproduction-"))
     clone = folder / "nmm"
@@ -38,14 +38,8 @@ def main():
     start = time.perf_counter()
     result = subprocess.run(command, cwd=clone, env=env)
     total = time.perf_counter() - start
-    generated = clone / "book" / "_generated"
-    rows = []
-    steps = json.loads((generated / "steps.json").read_text()) if (generated / "steps.json").is_file() else {}
-    for step, record in steps.items():
-        rows.append([step, record["seconds"], record["peak_memory_mib"]])
-    for stamp in sorted(generated.glob("*.fingerprint.json")):
-        record = json.loads(stamp.read_text())
-        rows.append([stamp.name.removesuffix(".fingerprint.json"), record.get("seconds"), record.get("peak_memory_mib")])
+    rows = [[step, record["seconds"], record["peak_memory_mib"]]
+            for step, record in {**step_timings(clone), **chapter_timings(clone)}.items()]
     print(f"\n`{' '.join(command)}` from a fresh clone: exit {result.returncode}, {total / 60:.1f} min "
           f"({total:.0f} s) in all, virtual environment included; chapters run in parallel, so their "
           "times add up to more than the total.\n")

@@ -11,7 +11,7 @@ Nothing is written; the cohort is read from the data cache (generated if absent)
 
 import argparse
 
-from nmm_core.benchmark import backend_available, run_isolated
+from nmm_core.benchmark import BACKENDS, backend_available, configurations, run_isolated
 from nmm_core.plotting import markdown_table
 
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
@@ -28,20 +28,18 @@ def main():
                         help="also train every subject as the chapter does (60 epochs) on each backend")
     args = parser.parse_args()
 
-    backends = [b for b in ("tensorflow", "jax") if backend_available(b)]
     rows, baseline = [], None
-    for backend in backends:
-        for jit in (("off", "on") if backend == "tensorflow" else ("auto",)):
-            for backbone in args.backbones:
-                r = run_isolated("throughput", backend, subject=args.subject, quick=args.quick,
-                                 backbone=backbone, jit=jit, epochs=args.epochs, runs=args.runs)
-                rate = r["windows_per_s"]
-                baseline = baseline or rate
-                rows.append([backend, "XLA" if jit == "on" or backend == "jax" else "no XLA", backbone,
-                             f"{rate:.0f}" if rate else "fails", f"{rate / baseline:.2f}" if rate else "",
-                             f"{r['first_epoch_s']:.1f}" if rate else r["error"][:70],
-                             f"{60 * r['windows_per_epoch'] / rate:.0f}" if rate else ""])
-                print(rows[-1], flush=True)
+    for backend, jit in configurations():
+        for backbone in args.backbones:
+            r = run_isolated("throughput", backend, subject=args.subject, quick=args.quick,
+                             backbone=backbone, jit=jit, epochs=args.epochs, runs=args.runs)
+            rate = r["windows_per_s"]
+            baseline = baseline or rate
+            rows.append([backend, "no XLA" if jit == "off" else "XLA", backbone,
+                         f"{rate:.0f}" if rate else "fails", f"{rate / baseline:.2f}" if rate else "",
+                         f"{r['first_epoch_s']:.1f}" if rate else r["error"][:70],
+                         f"{60 * r['windows_per_epoch'] / rate:.0f}" if rate else ""])
+            print(rows[-1], flush=True)
     machine = r["machine"]
     print(f"\n{machine['cpu']}, {machine['cores']} cores; subject {args.subject} "
           f"({'quick' if args.quick else 'full'} cohort), {r['windows_per_epoch']} windows per epoch, "
@@ -50,7 +48,7 @@ def main():
                           "first epoch (s)", "60 epochs (s)"], rows))
     if args.converge:
         rows = []
-        for backend in backends:
+        for backend in [b for b in BACKENDS if backend_available(b)]:
             for subject in SUBJECTS:
                 r = run_isolated("converge", backend, subject=subject, quick=args.quick, epochs=60)
                 rows.append([backend, subject, f"{r['total_s']:.1f}", r["converged_epoch"], f"{r['converged_s']:.1f}"])

@@ -140,8 +140,12 @@ class SubjectData:
 
     def duration(self, part: str = "recording") -> float:
         """Seconds of movement in ``"recording"``, ``"held_out"``, ``"train"``, ..."""
-        trials = getattr(self, part) if part in ("recording", "held_out") else self.arrays[part]
-        return float(sum(a.torque.size * (a.trial.time[1] - a.trial.time[0]) for a in trials))
+        return movement_seconds(getattr(self, part) if part in ("recording", "held_out") else self.arrays[part])
+
+
+def movement_seconds(arrays: Sequence) -> float:
+    """Seconds of movement in trials (:class:`~nmm_core.training.TrialArrays`)."""
+    return float(sum(a.torque.size * (a.trial.time[1] - a.trial.time[0]) for a in arrays))
 
 
 def subject_data(subject: str = "S01", quick: bool = False) -> SubjectData:
@@ -210,12 +214,10 @@ def time_to_converge(data: SubjectData, epochs: int = 60, tolerance: float = 0.1
         def on_epoch_end(self, epoch, logs=None):
             ends.append(time.perf_counter())
 
-    keras.utils.set_random_seed(seed)
     model = training.build_model(data.learner, window, backbone=backbone, seed=seed, jit_compile=jit_compile)
-    x, y = training.windows(data.arrays["train"], window, 8)
     start = time.perf_counter()
-    history = model.fit(x, y, epochs=epochs, batch_size=32, shuffle=True, verbose=0, callbacks=[Clock()])
-    loss = np.asarray(history.history["loss"])
+    history, _ = training.train(model, data.arrays["train"], window, epochs, seed=seed, callbacks=[Clock()])
+    loss = np.asarray(history["loss"])
     converged = int(np.argmax(loss <= loss[-1] * (1.0 + tolerance)))
     return {"total_s": ends[-1] - start, "converged_epoch": converged + 1, "converged_s": ends[converged] - start,
             "loss": loss.tolist(), "model": model}
@@ -229,7 +231,7 @@ def inference_speed(model, arrays: Sequence, window: int = 64, runs: int = 5, to
     """
     from .inference import estimate
 
-    movement = sum(a.torque.size for a in arrays) * float(arrays[0].trial.time[1] - arrays[0].trial.time[0])
+    movement = movement_seconds(arrays)
     start = time.perf_counter()
     estimate(model, arrays, window, torque=torque)
     first = time.perf_counter() - start
@@ -273,24 +275,11 @@ def mse_fit(data: SubjectData, n_synergies: int = 4, method: str = "pca", max_it
                                      max_iter=max_iter)
 
 
-def mse_predict(fit, data: SubjectData, arrays: Sequence, torque: bool = True) -> dict:
-    """``{trial: {"deep", "torque"}}`` of a fitted extrapolation on trials it has not seen."""
-    from . import synergy
-
-    out = {}
-    for a in arrays:
-        deep = fit.deep_excitation(a.surface)
-        out[a.trial.name] = {"deep": deep, "torque": synergy.model_torque(
-            a.surface, deep, a.length, a.speed, a.moment_arm, data.nominal, fit.strength_scale, fit.delay)
-            if torque else None}
-    return out
-
-
 def mse_inference_speed(fit, data: SubjectData, runs: int = 5, torque: bool = True) -> dict:
     """Like :func:`inference_speed`, for the synergy extrapolation on the whole recording."""
     arrays = data.recording
-    seconds = statistics.median(repeat(lambda: mse_predict(fit, data, arrays, torque), runs))
-    movement = data.duration("recording")
+    seconds = statistics.median(repeat(lambda: fit.predict(arrays, data.nominal, torque), runs))
+    movement = movement_seconds(arrays)
     return {"seconds": seconds, "movement_s": movement, "real_time_factor": movement / seconds}
 
 
@@ -325,7 +314,7 @@ def accuracy_per_compute(data: SubjectData, epochs: Sequence[int] = (5, 10, 20, 
         rows.append(_scores_row("NMM", f"{target} epochs", spent, scores))
     for budget in iterations:
         fit = mse_fit(data, n_synergies, method, max_iter=budget)
-        scores = training.score(data.held_out, mse_predict(fit, data, data.held_out), data.delay)
+        scores = training.score(data.held_out, fit.predict(data.held_out, data.nominal), data.delay)
         rows.append(_scores_row("MSE", f"{budget} evaluations", fit.fit_seconds, scores))
     return rows
 
@@ -334,12 +323,25 @@ def accuracy_per_compute(data: SubjectData, epochs: Sequence[int] = (5, 10, 20, 
 # Command line: one measurement on the current Keras backend, as JSON (the benchmark scripts
 # and chapter run it once per backend, since a process has one backend).
 # --------------------------------------------------------------------------------------------
+#: The Keras backends the benchmarks compare (the pinned environment installs both).
+BACKENDS = ("tensorflow", "jax")
+
+
 def backend_available(backend: str) -> bool:
     """Whether a Keras backend's library is installed (TensorFlow is; JAX is in the lock file
     but may be missing from an older environment)."""
     import importlib.util
 
-    return importlib.util.find_spec({"tensorflow": "tensorflow", "jax": "jax"}[backend]) is not None
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown Keras backend {backend!r}; the benchmarks know {BACKENDS}.")
+    return importlib.util.find_spec(backend) is not None
+
+
+def configurations() -> list[tuple[str, str]]:
+    """``(backend, jit)`` pairs to compare, for the installed backends: TensorFlow without and
+    with XLA (``"off"``, ``"on"``), JAX as it always runs (``"auto"``: XLA)."""
+    return [(backend, jit) for backend in BACKENDS if backend_available(backend)
+            for jit in (("off", "on") if backend == "tensorflow" else ("auto",))]
 
 
 def run_isolated(measure: str, backend: str = "tensorflow", timeout: float = 1800, **options) -> dict:

@@ -30,8 +30,8 @@ def window_starts(n: int, window: int, hop: int) -> list[int]:
     ends at the last sample)."""
     if n < window:
         raise ValueError(f"{n} samples are fewer than the window ({window}); use a shorter window.")
-    if not 0 < hop <= window:
-        raise ValueError(f"hop must lie in 1..window ({window}), got {hop}.")
+    if hop < 1:
+        raise ValueError(f"hop must be at least one sample, got {hop}.")
     starts = list(range(0, n - window + 1, hop))
     if starts[-1] != n - window:
         starts.append(n - window)
@@ -101,6 +101,9 @@ def estimate(model, arrays: Sequence, window: int, hop: int | None = None, torqu
     with a Hann taper. Returns ``[{"deep": ..., "torque": ...}]`` in the order of ``arrays``.
     """
     hop = hop or max(1, window // 4)
+    if hop > window:
+        raise ValueError(f"hop ({hop}) must not exceed the window ({window}): samples between windows "
+                         "would get no estimate.")
     plan = [(i, s) for i, a in enumerate(arrays) for s in window_starts(a.torque.size, window, hop)]
     batch = np.stack([arrays[i].features[s:s + window] for i, s in plan])
     outputs = predict_windows(model, batch, batch_size)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -287,17 +288,28 @@ def chapter_timings(root: Path = REPO_ROOT) -> dict[str, dict]:
     return out
 
 
-def record_step(root: Path, step: str, seconds: float, peak_memory_mib: float) -> None:
-    """Add one step outside the notebooks (cohort generation, book build) to
-    ``book/_generated/steps.json``, the runner's record of its last run of each step."""
+@contextlib.contextmanager
+def timed_step(root: Path, step: str):
+    """Run a step outside the notebooks (cohort generation, book build) and, when it succeeds,
+    record its time and peak memory in ``book/_generated/steps.json`` (:func:`step_timings`)."""
+    started = time.perf_counter()
+    with PeakMemory(interval=0.2) as memory:
+        yield
     path = root / GENERATED / "steps.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    steps = json.loads(path.read_text()) if path.is_file() else {}
-    steps[step] = {"seconds": round(seconds, 2), "peak_memory_mib": round(peak_memory_mib, 1),
+    steps = step_timings(root)
+    steps[step] = {"seconds": round(time.perf_counter() - started, 2), "peak_memory_mib": round(memory.peak_mib, 1),
                    "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(steps, indent=1))
     tmp.replace(path)
+
+
+def step_timings(root: Path = REPO_ROOT) -> dict[str, dict]:
+    """``{step: {"seconds", "peak_memory_mib", "at"}}`` of the last run of each step recorded by
+    :func:`timed_step`."""
+    path = root / GENERATED / "steps.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool) -> tuple[str, str]:
@@ -432,12 +444,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from .cohort import cohort_dir
 
-        started = time.perf_counter()
-        with PeakMemory(interval=0.2) as memory:
+        with timed_step(root, "cohorts (generated or found)"):
             cohort_dir(quick=args.quick)  # generated once here, read by every chapter
             if args.quick and any(c.full_cohort for c in chapters):
                 cohort_dir(quick=False)
-        record_step(root, "cohorts (generated or found)", time.perf_counter() - started, memory.peak_mib)
         statuses = run_chapters(root, chapters, args.quick, args.jobs, args.force)
         failures = [f"{name}: {status}" for name, status in statuses.items() if not succeeded(status)]
     if failures:
@@ -448,14 +458,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"Results: {results_dir() / 'summary.json'}, {results_dir() / 'summary.csv'}")
     if not args.no_book:
-        started = time.perf_counter()
         try:
-            with PeakMemory(interval=0.2) as memory:
+            with timed_step(root, "book build"):
                 build_book(root)
         except RuntimeError as error:
             print(error, file=sys.stderr)
             return 1
-        record_step(root, "book build", time.perf_counter() - started, memory.peak_mib)
         print(f"Book: {root / '_build' / 'html' / 'index.html'}")
     return 0
 

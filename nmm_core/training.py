@@ -80,15 +80,15 @@ def prepare(trials: Sequence[Trial], subject: Subject, hidden: Sequence[str] = D
 
 def windows(arrays: Sequence[TrialArrays], window: int, stride: int) -> tuple[dict, np.ndarray]:
     """Sliding windows over every trial: inputs dict of (N, window, ...) and torque (N, window)."""
+    from .inference import window_starts
+
     parts, targets = {k: [] for k in ("features", "surface", "length", "speed", "moment_arm")}, []
     for a in arrays:
         n = a.torque.size
         if n < window:
             raise ValueError(f"Trial {a.trial.name!r} has {n} samples, fewer than the window ({window}); "
                              "use a shorter window.")
-        starts = list(range(0, n - window + 1, stride))
-        if starts[-1] != n - window:
-            starts.append(n - window)  # cover the end of the trial too
+        starts = window_starts(n, window, stride)  # the last window ends at the trial's end
         for k, v in a.inputs().items():
             parts[k].extend(v[s:s + window] for s in starts)
         targets.extend(a.torque[s:s + window] for s in starts)
@@ -177,10 +177,11 @@ def black_box_torque(model, arrays: TrialArrays, window: int) -> np.ndarray:
 
 def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride: int = 8,
           batch_size: int = 32, seed: int = 0, verbose: int = 0,
-          features_only: bool = False) -> tuple[dict, float]:
+          features_only: bool = False, callbacks=None) -> tuple[dict, float]:
     """Fit on windows of ``arrays``; return the history dict and the wall time (s).
 
-    ``features_only`` feeds only the features (for :func:`build_black_box`).
+    ``features_only`` feeds only the features (for :func:`build_black_box`); ``callbacks`` are
+    Keras callbacks for ``fit``.
     """
     import keras
 
@@ -189,7 +190,8 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
     if features_only:
         x = x["features"]  # a plain network (the physics-off ablation) reads the features only
     start = time.perf_counter()
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose,
+                        callbacks=callbacks)
     return history.history, time.perf_counter() - start
 
 

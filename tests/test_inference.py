@@ -106,7 +106,9 @@ def test_streaming_releases_each_windows_newest_samples_in_order(rng, model, hop
     np.testing.assert_allclose(stream.push(a.features), released, atol=1e-6)
 
 
-def test_bad_streaming_settings_and_short_trials_are_refused(model):
+def test_bad_streaming_settings_and_short_trials_are_refused(rng, model):
+    with pytest.raises(ValueError, match="must not exceed the window"):
+        inference.estimate(model, [trial_arrays(rng, 100)], WINDOW, hop=WINDOW + 1)
     with pytest.raises(ValueError, match="hop"):
         inference.StreamingEstimator(model, WINDOW, hop=WINDOW + 1)
     with pytest.raises(ValueError, match="lag"):
