@@ -43,6 +43,8 @@ from .config import REPO_ROOT
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
 GENERATED = Path("book") / "_generated"
 PARAMETER_FILE = "reproduce.toml"
+#: What Jupyter's client raises when a kernel dies before its first reply (no cell has run).
+KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,8 +247,16 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     started = time.perf_counter()
     try:
         with PeakMemory(interval=0.2) as memory:  # this process and the notebook's kernel
-            papermill.execute_notebook(str(staged_input), str(staged_output), parameters=parameters,
-                                       kernel_name="python3", cwd=str(out_dir), progress_bar=False)
+            for attempt in (1, 2):
+                try:
+                    papermill.execute_notebook(str(staged_input), str(staged_output), parameters=parameters,
+                                               kernel_name="python3", cwd=str(out_dir), progress_bar=False)
+                    break
+                except RuntimeError as error:
+                    # A kernel that died before it answered (e.g. its port was taken by another
+                    # kernel starting at the same moment) ran no cell: start it once more.
+                    if attempt == 2 or KERNEL_START_FAILURE not in str(error):
+                        raise
     except Exception as error:  # papermill raises its own PapermillExecutionError
         if staged_output.is_file():
             os.replace(staged_output, failed)

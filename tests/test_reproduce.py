@@ -287,3 +287,24 @@ def test_a_chapter_records_its_time_and_the_kernels_peak_memory(tmp_path, monkey
     # Another Keras backend is another computation: the chapter reruns.
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     assert reproduce.execute_chapter(tmp_path, "heavy", {"megabytes": 400}) == "executed"
+
+
+def test_a_kernel_that_dies_at_start_up_is_started_once_more(tmp_path, monkeypatch):
+    import papermill
+
+    real, calls, failures = papermill.execute_notebook, [], [RuntimeError(reproduce.KERNEL_START_FAILURE)]
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if failures:  # only the very first start fails
+            raise failures.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    root = _tiny_root(tmp_path)
+    assert reproduce.execute_chapter(root, "tiny", {"value": 2}) == "executed" and len(calls) == 2
+    # A failure inside the notebook is not retried.
+    calls.clear()
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        reproduce.execute_chapter(root, "tiny", {"value": 0})
+    assert len(calls) == 1
