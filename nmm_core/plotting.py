@@ -31,3 +31,105 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence], digits: int 
              "|" + "---|" * width]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def score_cell(block, muscle: str, metric: str = "r"):
+    """One deep-muscle score for a table: the value, ``"0 (constant)"`` for a constant
+    estimate's r, ``"undefined (truth constant)"`` where the truth does not vary (see
+    :mod:`nmm_core.scoring`), None (a dash) where there is no block."""
+    entry = (block or {}).get(muscle)
+    if entry is None:
+        return None
+    if metric.startswith("r") and not metric.startswith("rmse"):
+        if entry.get("truth_constant"):
+            return "undefined (truth constant)"
+        if entry.get("constant"):
+            return "0 (constant)"
+    return entry.get(metric)
+
+
+def score_table(rows: Sequence[tuple], muscles: Sequence[str] = ("BRA", "TRImed"), lowpass: bool = True,
+                torque: bool = True, first: str = "trials", digits: int = 3) -> str:
+    """A Markdown table of score blocks (:func:`nmm_core.scoring.score_trials` layout).
+
+    ``rows`` are ``(label, block)`` or ``(label, ..., block)``: every item but the last is a
+    leading cell (``first`` names the first column; more leading cells need tuples of equal
+    length and are headed by ``first`` split on ``" | "``). Per muscle: r, r against the
+    low-passed truth (``lowpass``) and RMSE; then torque RMSE, NRMSE (%) and R² (``torque``).
+    """
+    lead = first.split(" | ")
+    header = list(lead)
+    for m in muscles:
+        header += [f"{m} r"] + ([f"{m} r (low-pass truth)"] if lowpass else []) + [f"{m} RMSE"]
+    if torque:
+        header += ["torque RMSE (N m)", "torque NRMSE (%)", "torque R²"]
+    table = []
+    for row in rows:
+        *cells, block = row
+        line = list(cells)
+        for m in muscles:
+            line += [score_cell(block, m, "r")] + ([score_cell(block, m, "r_lowpass")] if lowpass else [])
+            line += [score_cell(block, m, "rmse")]
+        if torque:
+            scores = (block or {}).get("torque") or {}
+            nrmse = scores.get("nrmse")
+            line += [scores.get("rmse_Nm"), None if nrmse is None else 100 * nrmse, scores.get("r2")]
+        table.append(line)
+    return markdown_table(header, table, digits)
+
+
+#: Line styles of the methods in figures.
+METHOD_STYLES = {"NMM": ("C0", "-"), "MSE": ("C2", "--"), "NMM, true physics": ("C1", ":")}
+
+
+def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = ("BRA", "TRImed"), trim: float = 0.3):
+    """Held-out trials, one row each: torque against inverse dynamics, then each deep muscle's
+    estimate against its truth, for one or more methods.
+
+    Parameters
+    ----------
+    panels : sequence of (title, {method label: curve})
+        A curve holds ``time`` (T,), ``deep`` and ``deep_truth`` (T, H), and optionally
+        ``torque`` and ``torque_reference`` (T,) (the fields of
+        :func:`nmm_core.training.prediction_curves` and its saved files).
+    trim : float
+        The unscored edges (s) are shaded.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(panels), 1 + len(muscles), figsize=(4 * (1 + len(muscles)), 2.4 * len(panels)),
+                             squeeze=False)
+    for row, (title, curves) in zip(axes, panels):
+        reference = next(iter(curves.values()))
+        time = reference["time"]
+        row[0].plot(time, reference["torque_reference"], "k", lw=1.4, label="OpenSim ID")
+        for j, (axis, muscle) in enumerate(zip(row[1:], muscles)):
+            axis.plot(time, reference["deep_truth"][:, j], "k", lw=1.4, label="truth")
+            axis.set_title(f"{title}: {muscle}", fontsize=8)
+            axis.set_ylim(0, max(0.2, 1.15 * float(reference["deep_truth"][:, j].max())))
+        for label, curve in curves.items():
+            color, style = METHOD_STYLES.get(label, (None, "-"))
+            if curve.get("torque") is not None:
+                row[0].plot(curve["time"], curve["torque"], color=color, ls=style, lw=1, label=label)
+            for j, axis in enumerate(row[1:]):
+                axis.plot(curve["time"], curve["deep"][:, j], color=color, ls=style, lw=1, label=label)
+        row[0].set_title(f"{title}: torque (N m)", fontsize=8)
+        for axis in row:
+            axis.axvspan(time[0], time[0] + trim, color="0.9", lw=0)
+            axis.axvspan(time[-1] - trim, time[-1], color="0.9", lw=0)
+            axis.tick_params(labelsize=7)
+    axes[0][0].legend(fontsize=7)
+    axes[0][1].legend(fontsize=7)
+    for axis in axes[-1]:
+        axis.set_xlabel("time (s)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def number(value) -> float:
+    """``value`` as a float for ``glue``, NaN where a score is undefined (None)."""
+    return float("nan") if value is None else float(value)

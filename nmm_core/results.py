@@ -5,11 +5,17 @@ Each subject chapter writes ``results/<subject>/<method>.json`` (``nmm`` or ``ms
 them back, checks them, and writes
 
 - ``results/summary.json``: ``{"mode": "quick" | "full", "subjects": {subject: {method:
-  {"BRA": {"r", "rmse"}, "TRImed": {"r", "rmse"}, "torque": {"rmse_Nm", "nrmse", "r2"},
-  "train_seconds", "seed", "per_load": {load: {...}}}}}, "mean": {method: {...}},
-  "missing": [...], "versions": {package: version}}``; an undefined score is ``null``;
+  {"BRA": {"r", "rmse", "r_lowpass", "rmse_lowpass", "constant", "truth_constant"}, "TRImed":
+  {...}, "torque": {"rmse_Nm", "nrmse", "r2"}, "train_seconds", "seed", "per_load": {load:
+  {...}}, "per_posture": {"hanging": {...}, "overhead": {...}}, "median_trial": {"BRA": {"r",
+  "rmse", "trials"}, "TRImed": {...}}}}}, "mean": {method: {...}}, "claim": {"BRA": {"status",
+  "effect", "ci", "p", ...}, "TRImed": {...}}, "missing": [...], "versions": {package:
+  version}}``. Scores follow :mod:`nmm_core.scoring`: a constant estimate has ``r`` 0.0 and
+  ``"constant": true``; ``null`` only where the truth itself is constant (for every method
+  alike). The claim blocks come from :mod:`nmm_core.stats` on :data:`PRIMARY_SCORE`;
 - ``results/summary.csv``: the same in long form, one value per row (``subject, method,
-  load_kg, quantity, metric, value``; ``load_kg`` is ``all`` for the pooled held-out trials).
+  subset, quantity, metric, value``; ``subset`` is ``all`` for the pooled held-out trials,
+  ``load <kg>``, ``posture <name>`` or ``median trial``).
 """
 
 from __future__ import annotations
@@ -22,10 +28,19 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from . import stats
 from .config import DEEP_MUSCLES, results_dir
 
 METHODS = ("nmm", "mse")
-SCORES = {**{m: ("r", "rmse") for m in DEEP_MUSCLES}, "torque": ("rmse_Nm", "nrmse", "r2")}
+SCORES = {**{m: ("r", "rmse", "r_lowpass", "rmse_lowpass") for m in DEEP_MUSCLES},
+          "torque": ("rmse_Nm", "nrmse", "r2")}
+FLAGS = ("constant", "truth_constant")
+#: The score that decides the claim's status (fixed before any result was seen): the median
+#: over a subject's held-out trials of the per-trial r against the true excitation in EMG time.
+#: It judges the shape within a movement; a pooled r over trials mostly measures the level
+#: differences between postures and loads.
+PRIMARY_SCORE = ("median_trial", "r")
+PRIMARY_LABEL = "the median per-trial r"
 PACKAGES = ("numpy", "scipy", "tensorflow-cpu", "keras", "opensim", "matplotlib", "jupyter-book",
             "papermill", "jupytext")
 
@@ -52,7 +67,36 @@ def _scores(block: dict, where: str) -> dict:
             if value == "absent":
                 raise ValueError(f"{where}: {quantity}.{metric} is missing; rerun the chapter that writes it.")
             out[quantity][metric] = None if value is None else float(value)
+        if quantity in DEEP_MUSCLES:
+            for flag in FLAGS:
+                if not isinstance(block[quantity].get(flag), bool):
+                    raise ValueError(f"{where}: {quantity}.{flag} is missing or not true/false; rerun the "
+                                     "chapter that writes it.")
+                out[quantity][flag] = block[quantity][flag]
     return out
+
+
+def _median_trial(block: dict, where: str) -> dict:
+    out = {}
+    for muscle in DEEP_MUSCLES:
+        entry = block.get(muscle)
+        if not isinstance(entry, dict) or "r" not in entry or "rmse" not in entry:
+            raise ValueError(f"{where}: median_trial.{muscle} is missing; rerun the chapter that writes it.")
+        out[muscle] = {k: (None if entry.get(k) is None else float(entry[k])) for k in ("r", "rmse")}
+        out[muscle]["trials"] = int(entry.get("trials", 0))
+    return out
+
+
+def read_results_file(subject: str, method: str, directory: Path | None = None) -> dict:
+    """The whole results file ``<directory>/<subject>/<method>.json`` (identified parameters,
+    ablations and diagnoses included), with a clear error when it is absent or broken."""
+    path = (Path(directory) if directory is not None else results_dir()) / subject / f"{method}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; run its chapter (python -m nmm_core.reproduce).")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); delete it and rerun its chapter.") from error
 
 
 def load_results(directory: Path | None = None, quick: bool | None = None) -> tuple[dict, list[str]]:
@@ -70,10 +114,7 @@ def load_results(directory: Path | None = None, quick: bool | None = None) -> tu
             if not path.is_file():
                 missing.append(f"{folder.name}/{method}")
                 continue
-            try:
-                data = json.loads(path.read_text())
-            except ValueError as error:
-                raise ValueError(f"{path} is not valid JSON ({error}); delete it and rerun its chapter.") from error
+            data = read_results_file(folder.name, method, directory)
             if quick is not None and bool(data.get("quick")) != quick:
                 missing.append(f"{folder.name}/{method}")
                 continue
@@ -82,6 +123,9 @@ def load_results(directory: Path | None = None, quick: bool | None = None) -> tu
             entry["seed"] = data.get("seed")
             entry["per_load"] = {load: _scores(block, f"{path} (load {load} kg)")
                                  for load, block in data.get("per_load", {}).items()}
+            entry["per_posture"] = {name: _scores(block, f"{path} (posture {name})")
+                                    for name, block in data.get("per_posture", {}).items()}
+            entry["median_trial"] = _median_trial(data.get("median_trial", {}), str(path))
             entry["per_trial"] = {name: _scores(block, f"{path} (trial {name})")
                                   for name, block in data.get("per_trial", {}).items()}
             subjects.setdefault(folder.name, {})[method] = entry
@@ -95,26 +139,102 @@ def mean_defined(values):
 
 
 def summarise(subjects: dict) -> dict:
-    """Mean of every score over the subjects, per method (undefined scores left out)."""
+    """Mean of every score over the subjects, per method.
+
+    A constant estimate's r is 0 and counts; only scores undefined for every method (the truth
+    constant) are left out, and ``"subjects"`` says how many entries there were."""
     means = {}
     for method in METHODS:
         entries = [s[method] for s in subjects.values() if method in s]
         if not entries:
             continue
         means[method] = {q: {m: mean_defined([e[q][m] for e in entries]) for m in metrics} for q, metrics in SCORES.items()}
+        means[method]["median_trial"] = {m: {k: mean_defined([e["median_trial"][m][k] for e in entries])
+                                             for k in ("r", "rmse")} for m in DEEP_MUSCLES}
+        postures = sorted({p for e in entries for p in e.get("per_posture", {})})
+        means[method]["per_posture"] = {
+            p: {m: {k: mean_defined([e["per_posture"][p][m][k] for e in entries if p in e["per_posture"]])
+                    for k in ("r", "rmse", "r_lowpass")} for m in DEEP_MUSCLES} for p in postures}
+        means[method]["constant"] = {m: sum(e[m]["constant"] for e in entries) for m in DEEP_MUSCLES}
         means[method]["train_seconds"] = mean_defined([e["train_seconds"] for e in entries])
         means[method]["subjects"] = len(entries)
     return means
 
 
+def claims(subjects: dict) -> dict:
+    """``{muscle: claim block}``: the NMM against the synergy extrapolation on
+    :data:`PRIMARY_SCORE`, subjects as the unit (:func:`nmm_core.stats.claim`)."""
+    out = {}
+    for muscle in DEEP_MUSCLES:
+        path = (PRIMARY_SCORE[0], muscle, PRIMARY_SCORE[1])
+        comparison = stats.paired_comparison(stats.subject_scores(subjects, "nmm", path),
+                                             stats.subject_scores(subjects, "mse", path))
+        out[muscle] = stats.claim(comparison, PRIMARY_LABEL)
+    return out
+
+
+def compared_scores(subjects: dict) -> dict:
+    """``{label: (path, higher_is_better)}`` of every score the comparison tests: per deep
+    muscle the primary score, the pooled r against both truths and the r per posture; then
+    torque NRMSE. ``path`` reads a subject's summary entry (:func:`nmm_core.stats.subject_scores`)."""
+    postures = sorted({p for methods in subjects.values() for e in methods.values() for p in e.get("per_posture", {})})
+    out = {}
+    for m in DEEP_MUSCLES:
+        out[f"{m}: median per-trial r"] = (("median_trial", m, "r"), True)
+        out[f"{m}: pooled r"] = ((m, "r"), True)
+        out[f"{m}: pooled r, low-pass truth"] = ((m, "r_lowpass"), True)
+        out.update({f"{m}: r, {p} (pooled)": (("per_posture", p, m, "r"), True) for p in postures})
+    out["torque NRMSE"] = (("torque", "nrmse"), False)
+    return out
+
+
+def paired_statistics(subjects: dict) -> dict:
+    """``{label: paired comparison}`` (NMM against MSE, :func:`nmm_core.stats.paired_comparison`)
+    for every score of :func:`compared_scores`, subjects as the unit."""
+    return {label: stats.paired_comparison(stats.subject_scores(subjects, "nmm", path),
+                                           stats.subject_scores(subjects, "mse", path), higher)
+            for label, (path, higher) in compared_scores(subjects).items()}
+
+
+def headline_scores(block: dict) -> dict:
+    """``{"<muscle> median per-trial r", "<muscle> pooled r", ..., "torque NRMSE (%)"}`` of one
+    score block (a results file, an ablation, a diagnosis); None where a score is absent."""
+    out = {}
+    for m in DEEP_MUSCLES:
+        out[f"{m} median per-trial r"] = (block.get("median_trial") or {}).get(m, {}).get("r")
+        out[f"{m} pooled r"] = (block.get(m) or {}).get("r")
+    nrmse = (block.get("torque") or {}).get("nrmse")
+    out["torque NRMSE (%)"] = None if nrmse is None else 100 * nrmse
+    return out
+
+
+def ladder(rungs: dict) -> dict:
+    """``{rung: {subject: headline scores, ..., "mean": means over subjects}}`` of
+    ``{rung: {subject: score block or None}}``; a rung without any block is left out."""
+    out = {}
+    for label, blocks in rungs.items():
+        found = {s: headline_scores(b) for s, b in blocks.items() if b}
+        if found:
+            keys = next(iter(found.values()))
+            found["mean"] = {k: mean_defined([v[k] for v in found.values()]) for k in keys}
+            out[label] = found
+    return out
+
+
 def _csv_rows(subjects: dict):
     for subject, methods in subjects.items():
         for method, entry in methods.items():
-            blocks = [("all", entry)] + list(entry["per_load"].items())
-            for load, block in blocks:
+            blocks = ([("all", entry)] + [(f"load {k}", b) for k, b in entry["per_load"].items()]
+                      + [(f"posture {k}", b) for k, b in entry["per_posture"].items()])
+            for subset, block in blocks:
                 for quantity, metrics in SCORES.items():
-                    for metric in metrics:
-                        yield [subject, method, load, quantity, metric, block[quantity][metric]]
+                    if quantity not in block:
+                        continue
+                    for metric in metrics + (FLAGS if quantity in DEEP_MUSCLES else ()):
+                        yield [subject, method, subset, quantity, metric, block[quantity][metric]]
+            for muscle, block in entry["median_trial"].items():
+                for metric in ("r", "rmse"):
+                    yield [subject, method, "median trial", muscle, metric, block[metric]]
             yield [subject, method, "all", "training", "seconds", entry["train_seconds"]]
 
 
@@ -131,12 +251,13 @@ def write_summary(quick: bool | None = None, directory: Path | None = None) -> l
     summary = {"mode": "quick" if quick else "full",
                "subjects": {s: {m: {k: v for k, v in e.items() if k != "per_trial"} for m, e in methods.items()}
                             for s, methods in subjects.items()},
-               "mean": summarise(subjects), "missing": missing, "versions": versions()}
+               "mean": summarise(subjects), "claim": claims(subjects), "missing": missing,
+               "versions": versions()}
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["subject", "method", "load_kg", "quantity", "metric", "value"])
+    writer.writerow(["subject", "method", "subset", "quantity", "metric", "value"])
     writer.writerows([row[:-1] + ["" if row[-1] is None else repr(row[-1])] for row in _csv_rows(subjects)])
     for name, content in (("summary.json", json.dumps(summary, indent=1, allow_nan=False)),
                           ("summary.csv", text.getvalue())):

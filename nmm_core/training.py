@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import metrics
+from . import metrics, scoring
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject, hidden_muscles
 from .trials import Trial
 
@@ -120,12 +120,14 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
                 torque_scale: float = 5.0, trainable_parameters: bool = True, seed: int = 0,
                 smoothness_weight: float = 0.1, effort_weight: float = 0.0, prior_weight: float = 0.1,
                 learning_rate: float = 3e-3, hidden: Sequence[str] = DEEP_MUSCLES,
-                jit_compile="auto"):
+                jit_compile="auto", initial: dict | None = None):
     """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled),
     estimating the excitations of the ``hidden`` muscles (see :func:`prepare`).
 
     ``jit_compile`` is Keras's: XLA compilation of the training step (``"auto"``: on with JAX,
-    off with TensorFlow on a CPU-only machine)."""
+    off with TensorFlow on a CPU-only machine). ``initial`` sets the subject parameters' starting
+    values (:class:`~nmm_core.network.MusclePhysics`), e.g. :func:`true_physics` with
+    ``trainable_parameters=False`` for the diagnosis with the subject's true physics."""
     import keras
 
     from .network import NMM, MusclePhysics, make_backbone
@@ -135,7 +137,8 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     physics = MusclePhysics([p.max_isometric_force for p in props], [p.optimal_fiber_length for p in props],
                             [p.tendon_slack_length for p in props],
                             [p.pennation_angle_at_optimal for p in props], time_step,
-                            trainable_parameters=trainable_parameters, hidden=hidden, name="physics")
+                            trainable_parameters=trainable_parameters, initial=initial, hidden=hidden,
+                            name="physics")
     model = NMM(make_backbone(backbone, window, len(FEATURES), n_outputs=len(physics.hidden)), physics,
                 torque_scale=torque_scale,
                 smoothness_weight=smoothness_weight, effort_weight=effort_weight, prior_weight=prior_weight)
@@ -215,59 +218,53 @@ def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
 
 
 def true_deep_emg(trial: Trial, electromechanical_delay: float, hidden: Sequence[str] = DEEP_MUSCLES) -> np.ndarray:
-    """What the hidden muscles' estimates are scored against, (T, H).
-
-    A muscle in ``trial.truth`` (the virtual cohort's true excitations, or a recording's deep
-    channels) gives that series, read ``electromechanical_delay`` later (the EMG leads the
-    force; pass 0 for recorded EMG); a hidden surface muscle gives its recorded envelope.
-    """
-    columns = []
-    for m in hidden:
-        if trial.truth is not None and m in trial.truth:
-            columns.append(np.interp(trial.time + electromechanical_delay, trial.time, trial.truth[m]))
-        else:
-            columns.append(trial.channel(m))
-    return np.column_stack(columns)
+    """What the hidden muscles' estimates are scored against, (T, H): see
+    :func:`nmm_core.scoring.true_excitation` (the delay convention is in :mod:`nmm_core.scoring`)."""
+    return scoring.true_excitation(trial, electromechanical_delay, hidden_muscles(hidden))
 
 
 def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float,
-          hidden: Sequence[str] = DEEP_MUSCLES) -> dict:
-    """Scores of predictions on a set of trials: pooled, per hand load and per trial.
+          hidden: Sequence[str] = DEEP_MUSCLES, muscles: Sequence[str] | None = None) -> dict:
+    """Scores of predictions on a set of trials, by :func:`nmm_core.scoring.score_trials`.
 
-    ``predictions`` maps each trial's name to ``{"deep": (T, 2), "torque": (T,)}``, from any
-    method. Returns ``{"BRA": {"r", "rmse"}, "TRImed": {...}, "torque": {"rmse_Nm", "nrmse",
-    "r2"}, "per_load": {load: same}, "per_trial": {name: same}}``, one entry per muscle of
-    ``hidden`` (predictions' ``"deep"`` columns in that order).
+    ``predictions`` maps each trial's name to ``{"deep": (T, H), "torque": (T,)}``, from any
+    method, one ``"deep"`` column per muscle of ``hidden``; ``muscles`` (default: all of
+    ``hidden``) are the ones scored (e.g. only the recorded ones). Returns the pooled scores
+    (``{muscle: {"r", "rmse", "r_lowpass", "rmse_lowpass", "constant", "truth_constant"},
+    "torque": {"rmse_Nm", "nrmse", "r2"}}``) with ``per_load``, ``per_posture``, ``per_trial``
+    and ``median_trial``.
     """
-    def pooled(selected):
-        truth = np.concatenate([true_deep_emg(a.trial, electromechanical_delay, hidden) for a in selected])
-        deep = np.concatenate([predictions[a.trial.name]["deep"] for a in selected])
-        torque = np.concatenate([predictions[a.trial.name]["torque"] for a in selected])
-        reference = np.concatenate([a.torque for a in selected])
-        out = {m: metrics.emg_scores(truth[:, j], deep[:, j]) for j, m in enumerate(hidden)}
-        out["torque"] = metrics.torque_scores(reference, torque)
-        return out
+    hidden = hidden_muscles(hidden)
+    muscles = hidden if muscles is None else tuple(muscles)
+    columns = [hidden.index(m) for m in muscles]
+    selected = {name: {**p, "deep": np.asarray(p["deep"])[:, columns]} for name, p in predictions.items()}
+    records = scoring.scored_trials([a.trial for a in arrays], selected, electromechanical_delay, muscles,
+                                    {a.trial.name: a.torque for a in arrays})
+    return scoring.score_trials(records, muscles)
 
-    result = pooled(arrays)
-    result["per_load"] = {f"{load:g}": pooled([a for a in arrays if a.trial.hand_load == load])
-                          for load in sorted({a.trial.hand_load for a in arrays})}
-    result["per_trial"] = {a.trial.name: {**pooled([a]), "hand_load_kg": a.trial.hand_load} for a in arrays}
-    return result
+
+def prediction_curves(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float,
+                      hidden: Sequence[str] = DEEP_MUSCLES) -> dict:
+    """``{trial: {"time", "torque_reference", "torque", "deep", "deep_truth", "hand_load_kg",
+    "shoulder_angle"}}``: what the figures of held-out predictions draw
+    (:func:`nmm_core.plotting.held_out_figure`) and :func:`save_predictions` stores."""
+    return {a.trial.name: {"time": a.trial.time, "torque_reference": a.torque,
+                           "torque": predictions[a.trial.name].get("torque"),
+                           "deep": predictions[a.trial.name]["deep"],
+                           "deep_truth": true_deep_emg(a.trial, electromechanical_delay, hidden),
+                           "hand_load_kg": np.array(a.trial.hand_load),
+                           "shoulder_angle": np.array(a.trial.shoulder_angle)} for a in arrays}
 
 
 def save_predictions(path, arrays: Sequence[TrialArrays], predictions: dict,
                      electromechanical_delay: float, hidden: Sequence[str] = DEEP_MUSCLES) -> Path:
-    """Save each trial's time, reference torque, true deep EMG and a method's predictions to
-    one ``.npz`` file (keys ``<trial>/<field>``), for the comparison chapter's figures."""
+    """Save :func:`prediction_curves` to one ``.npz`` file (keys ``<trial>/<field>``), for the
+    comparison chapter's figures."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fields = {}
-    for a in arrays:
-        name = a.trial.name
-        fields.update({f"{name}/time": a.trial.time, f"{name}/torque_reference": a.torque,
-                       f"{name}/torque": predictions[name]["torque"], f"{name}/deep": predictions[name]["deep"],
-                       f"{name}/deep_truth": true_deep_emg(a.trial, electromechanical_delay, hidden),
-                       f"{name}/hand_load_kg": np.array(a.trial.hand_load)})
+    fields = {f"{name}/{key}": value
+              for name, curve in prediction_curves(arrays, predictions, electromechanical_delay, hidden).items()
+              for key, value in curve.items() if value is not None}
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **fields)
     tmp.replace(path)
@@ -307,6 +304,23 @@ def true_parameters(record: dict) -> dict:
         "optimal_fiber_length_scale": dict(record["optimal_fiber_length_scale"]),
         "tendon_slack_length_scale": dict(record["tendon_slack_length_scale"]),
     }
+
+
+def true_physics(record: dict) -> dict:
+    """:func:`true_parameters` as :class:`~nmm_core.network.MusclePhysics` ``initial`` values
+    (lists in group or muscle order), each moved just inside its open bounds (the cohort's
+    linear excitation-to-activation map, A = 0, is the bound itself).
+
+    Reads the truth: for the diagnosis "is the loss in the parameters or in the network?" only.
+    """
+    from .network import LEVEL_NAMES, PARAMETER_BOUNDS
+
+    out = {}
+    for name, values in true_parameters(record).items():
+        low, high, _, level = PARAMETER_BOUNDS[name]
+        margin = 1e-3 * (high - low)
+        out[name] = [min(max(float(values[k]), low + margin), high - margin) for k in LEVEL_NAMES[level]]
+    return out
 
 
 def _json_ready(value):

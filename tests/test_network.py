@@ -156,3 +156,22 @@ def test_a_hidden_surface_channel_comes_from_the_network_not_the_recording(rng):
     model = training.build_model(SUBJECT, 32, backbone="conv", hidden=hidden)
     assert model.backbone.output_shape[-1] == 3 and model.physics.hidden == hidden
     assert network.MusclePhysics.from_config(layer.get_config()).hidden == hidden
+
+
+def test_the_diagnosis_with_true_physics_carries_the_subjects_true_parameters():
+    scales = {m: 0.7 + 0.1 * i for i, m in enumerate(MUSCLE_NAMES)}
+    record = {"name": "S09", "segment_length_scale": 1.05, "forearm_mass_scale": 0.95,
+              "electromechanical_delay_s": 0.037, "max_isometric_force_scale": scales,
+              "optimal_fiber_length_scale": {m: 0.95 for m in MUSCLE_NAMES},
+              "tendon_slack_length_scale": {m: 1.02 for m in MUSCLE_NAMES}}
+    model = training.build_model(training.learner_subject(record), 16, backbone="conv", trainable_parameters=False,
+                                 initial=training.true_physics(record))
+    found = model.physics.identified_parameters()
+    truth = training.true_parameters(record)
+    for name in ("max_isometric_force_scale", "optimal_fiber_length_scale", "tendon_slack_length_scale",
+                 "electromechanical_delay", "activation_time_constant", "deactivation_time_constant"):
+        for key, value in truth[name].items():
+            assert found[name][key] == pytest.approx(value, rel=1e-4), (name, key)
+    # A = 0 (linear) is the bound itself: the diagnosis sits just inside it, a nearly linear map.
+    assert all(-0.01 < v < 0 for v in found["shape_factor"].values())
+    assert not model.physics.trainable_weights

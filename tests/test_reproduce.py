@@ -76,11 +76,16 @@ folder = config.results_dir() / subject
 folder.mkdir(parents=True, exist_ok=True)
 if value < 0:
     raise ValueError("negative value")
+flags = {"constant": False, "truth_constant": False}
 for method in ("nmm", "mse"):
-    scores = {"BRA": {"r": value / 10, "rmse": 0.1}, "TRImed": {"r": None, "rmse": 0.2},
+    scores = {"BRA": {"r": value / 10, "rmse": 0.1, "r_lowpass": value / 10, "rmse_lowpass": 0.1, **flags},
+              "TRImed": {"r": None, "rmse": 0.2, "r_lowpass": None, "rmse_lowpass": 0.2, **flags,
+                         "truth_constant": True},
               "torque": {"rmse_Nm": 1.0, "nrmse": 0.02, "r2": 0.9}}
+    median = {"BRA": {"r": value / 10, "rmse": 0.1, "trials": 1}, "TRImed": {"r": None, "rmse": 0.2, "trials": 0}}
     (folder / f"{method}.json").write_text(json.dumps(
-        {**scores, "train_seconds": 1.5, "seed": 0, "quick": quick, "per_load": {"2": scores}}))
+        {**scores, "train_seconds": 1.5, "seed": 0, "quick": quick, "per_load": {"2": scores},
+         "per_posture": {"hanging": scores}, "median_trial": median}))
 ```
 """
 
@@ -121,8 +126,12 @@ def test_parallel_run_skips_unchanged_and_reruns_one_subject_and_the_comparison(
     assert summary["mean"]["nmm"]["BRA"]["r"] == pytest.approx(0.1)
     assert summary["mean"]["nmm"]["TRImed"]["r"] is None  # undefined everywhere: no mean
     csv_lines = (root / "results/summary.csv").read_text().splitlines()
-    assert csv_lines[0] == "subject,method,load_kg,quantity,metric,value"
-    assert "S02,mse,2,torque,r2,0.9" in csv_lines and "S01,nmm,all,TRImed,r," in csv_lines
+    assert csv_lines[0] == "subject,method,subset,quantity,metric,value"
+    assert "S02,mse,load 2,torque,r2,0.9" in csv_lines and "S01,nmm,all,TRImed,r," in csv_lines
+    assert "S01,nmm,posture hanging,TRImed,truth_constant,True" in csv_lines
+    assert "S01,mse,median trial,BRA,r,0.1" in csv_lines
+    assert summary["claim"]["BRA"]["status"] == "not reproduced" and summary["claim"]["BRA"]["n"] == 2
+    assert summary["claim"]["TRImed"]["n"] == 0  # the truth is constant for both: no subject to compare
     executed = json.loads((root / "book/_generated/comparison.ipynb").read_text())
     assert "0.1" in json.dumps(executed["cells"][-1]["outputs"])
 

@@ -1,0 +1,85 @@
+"""Subject-level paired statistics and the claim's status, against SciPy and known effects."""
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from nmm_core import results, stats
+
+
+def test_the_exact_sign_flip_test_matches_scipy(rng):
+    for n in (3, 5, 7, 9):
+        d = rng.normal(0.05, 0.1, size=n)
+        expected = scipy_stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=np.inf,
+                                                alternative="two-sided").pvalue
+        assert stats.sign_flip_test(d) == pytest.approx(expected)
+
+
+def test_five_subjects_cannot_go_below_one_sixteenth():
+    assert stats.smallest_p(5) == 0.0625
+    consistent = [0.1, 0.2, 0.15, 0.3, 0.05]
+    assert stats.sign_flip_test(consistent) == pytest.approx(0.0625)
+    assert scipy_stats.wilcoxon(consistent).pvalue == pytest.approx(0.0625)  # the rank test's floor too
+
+
+def _nested_draw(rng, n_subjects, effect, n_trials=8):
+    """Per-subject differences of a nested design: each subject has its own method effect
+    (a random slope, mean ``effect``), trials add noise around it. Returns (subject means, trials)."""
+    slopes = effect + rng.normal(scale=0.1, size=n_subjects)
+    trials = slopes[:, None] + rng.normal(scale=0.05, size=(n_subjects, n_trials))
+    return trials.mean(axis=1), trials
+
+
+def test_the_subject_level_test_holds_its_size_without_an_effect_and_finds_a_large_effect():
+    rng = np.random.default_rng(7)
+    draws = [_nested_draw(rng, 8, 0.0) for _ in range(2000)]
+    rejected = np.mean([stats.sign_flip_test(means) < 0.05 for means, _ in draws])
+    assert 0.025 < rejected < 0.07  # nominal 0.05 (0.047 attainable with 8 subjects)
+    # The per-trial test this replaces treats 64 correlated trials as independent and fails:
+    pseudo = np.mean([scipy_stats.wilcoxon(trials.ravel()).pvalue < 0.05 for _, trials in draws[:400]])
+    assert pseudo > 0.3
+
+    found = np.mean([stats.sign_flip_test(_nested_draw(rng, 8, 0.25)[0]) < 0.05 for _ in range(300)])
+    assert found > 0.95
+
+
+def test_the_bootstrap_interval_covers_the_mean_difference(rng):
+    d = rng.normal(0.1, 0.05, size=5)
+    low, high = stats.bootstrap_ci(d)
+    assert low < d.mean() < high and d.min() <= low and high <= d.max()
+    assert stats.bootstrap_ci([0.2] * 4) == [pytest.approx(0.2), pytest.approx(0.2)]
+
+
+def test_paired_comparison_uses_seed_means_and_leaves_out_undefined_subjects():
+    a = {"S01": [0.8, 0.6], "S02": 0.9, "S03": None, "S04": 0.5}
+    b = {"S01": 0.6, "S02": 0.7, "S03": 0.9, "S04": 0.6}
+    out = stats.paired_comparison(a, b)
+    assert out["subjects"] == ["S01", "S02", "S04"] and out["n"] == 3
+    assert out["differences"] == {"S01": pytest.approx(0.1), "S02": pytest.approx(0.2), "S04": pytest.approx(-0.1)}
+    assert out["effect"] == pytest.approx(0.2 / 3) and out["a_better"] == 2
+    errors = stats.paired_comparison({"S01": 1.0, "S02": 2.0}, {"S01": 2.0, "S02": 3.0}, higher_is_better=False)
+    assert errors["a_better"] == 2
+
+
+def _subjects(nmm_values, mse_values):
+    """Summary entries with only the primary score filled in."""
+    def entry(v):
+        return {"median_trial": {"BRA": {"r": v}, "TRImed": {"r": v}}}
+    return {f"S{i:02d}": {"nmm": entry(x), "mse": entry(y)} for i, (x, y) in enumerate(zip(nmm_values, mse_values))}
+
+
+def test_the_claim_and_its_sentence_follow_the_results_and_change_when_they_are_swapped():
+    better, worse = [0.9, 0.85, 0.95, 0.8, 0.9, 0.88], [0.7, 0.6, 0.75, 0.65, 0.7, 0.72]
+    forward = results.claims(_subjects(better, worse))["BRA"]
+    swapped = results.claims(_subjects(worse, better))["BRA"]
+    assert forward["status"] == "reproduced" and swapped["status"] == "reversed"
+    assert forward["effect"] == pytest.approx(-swapped["effect"]) and forward["p"] == pytest.approx(2 / 2 ** 6)
+    assert forward["ci"][0] > 0 > swapped["ci"][1]
+    sentences = stats.claim_sentence("BRA", forward), stats.claim_sentence("BRA", swapped)
+    assert "reproduced" in sentences[0] and "reversed" in sentences[1] and sentences[0] != sentences[1]
+
+    five = results.claims(_subjects(better[:5], worse[:5]))["BRA"]
+    assert five["status"] == "not reproduced" and five["p"] == pytest.approx(0.0625)
+    assert "too few" in stats.claim_sentence("BRA", five) and "smallest that 5 subjects allow" in stats.claim_sentence("BRA", five)
+    mixed = results.claims(_subjects([0.9, 0.6, 0.8, 0.7, 0.75, 0.6], [0.7, 0.8, 0.75, 0.72, 0.7, 0.62]))["BRA"]
+    assert mixed["status"] == "not reproduced" and "not significant" in stats.claim_sentence("BRA", mixed)
