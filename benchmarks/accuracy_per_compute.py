@@ -24,7 +24,8 @@ def main():
 
     import keras
 
-    from nmm_core.benchmark import accuracy_per_compute, subject_data
+    from nmm_core.benchmark import accuracy_per_compute
+    from nmm_core.training import subject_data
     from nmm_core.plotting import markdown_table
 
     rows = []

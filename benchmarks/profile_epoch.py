@@ -75,7 +75,7 @@ def main():
     import tensorflow as tf
 
     from nmm_core import training
-    from nmm_core.benchmark import subject_data
+    from nmm_core.training import subject_data
     from nmm_core.plotting import markdown_table
 
     data = subject_data(args.subject, args.quick)

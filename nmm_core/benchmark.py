@@ -1,5 +1,5 @@
 """Measurements for the benchmark scripts (``benchmarks/``) and the benchmark chapter: the machine,
-repeated timings, peak memory, NMM training throughput and convergence, inference speed (batch
+repeated timings, NMM training throughput and convergence, inference speed (batch
 and streaming), the MSE baseline's fit and inference, and accuracy against compute.
 
 Each function measures and returns plain numbers (seconds, medians over ``runs``); printing and
@@ -13,12 +13,12 @@ import json
 import os
 import platform
 import statistics
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
+
+from .training import SubjectData, movement_seconds, subject_data
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,106 +58,6 @@ def repeat(function: Callable[[], object], runs: int = 5, warmup: int = 1) -> li
         function()
         times.append(time.perf_counter() - start)
     return times
-
-
-class PeakMemory:
-    """Context manager: the peak resident memory (bytes) of this process and all its children
-    (e.g. a notebook's kernel), sampled every ``interval`` s in a background thread.
-
-    >>> with PeakMemory() as memory:
-    ...     work()
-    >>> memory.peak_bytes
-    """
-
-    def __init__(self, interval: float = 0.1, pid: int | None = None):
-        self.interval, self.pid = interval, pid or os.getpid()
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-
-    def sample(self) -> int:
-        import psutil
-
-        try:
-            root = psutil.Process(self.pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0
-        total = 0
-        for process in processes:
-            try:
-                total += process.memory_info().rss
-            except psutil.Error:  # a child that ended between listing and reading
-                pass
-        self.peak_bytes = max(self.peak_bytes, total)
-        return total
-
-    def _watch(self):
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def __enter__(self):
-        self.sample()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.sample()
-        return False
-
-    @property
-    def peak_mib(self) -> float:
-        return self.peak_bytes / 2**20
-
-
-# --------------------------------------------------------------------------------------------
-# A subject's data, as the chapters prepare it.
-# --------------------------------------------------------------------------------------------
-@dataclass
-class SubjectData:
-    """One cohort subject split and prepared for both methods."""
-
-    name: str
-    record: dict
-    learner: object
-    arrays: dict  # "train", "test_speed", "test_load" -> list of TrialArrays
-    nominal: dict = field(default_factory=dict)
-
-    @property
-    def held_out(self) -> list:
-        return self.arrays["test_speed"] + self.arrays["test_load"]
-
-    @property
-    def recording(self) -> list:
-        """Every trial (training and held-out): a whole recording session, for inference speed."""
-        return self.arrays["train"] + self.held_out
-
-    @property
-    def delay(self) -> float:
-        return self.record["electromechanical_delay_s"]
-
-    def duration(self, part: str = "recording") -> float:
-        """Seconds of movement in ``"recording"``, ``"held_out"``, ``"train"``, ..."""
-        return movement_seconds(getattr(self, part) if part in ("recording", "held_out") else self.arrays[part])
-
-
-def movement_seconds(arrays: Sequence) -> float:
-    """Seconds of movement in trials (:class:`~nmm_core.training.TrialArrays`)."""
-    return float(sum(a.torque.size * (a.trial.time[1] - a.trial.time[0]) for a in arrays))
-
-
-def subject_data(subject: str = "S01", quick: bool = False) -> SubjectData:
-    """Load and prepare one subject of the virtual cohort (generated if absent)."""
-    from . import cohort, synergy, training
-
-    directory = cohort.cohort_dir(quick=quick)
-    record = json.loads((directory / subject / "subject.json").read_text())
-    learner = training.learner_subject(record)
-    parts = training.split(cohort.load_cohort(directory)[subject])
-    arrays = {name: training.prepare(part, learner) for name, part in parts.items()}
-    return SubjectData(subject, record, learner, arrays, synergy.nominal_parameters(learner))
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,7 +248,8 @@ def run_isolated(measure: str, backend: str = "tensorflow", timeout: float = 180
     """Run ``python -m nmm_core.benchmark <measure>`` in a fresh process on ``backend`` and
     return its JSON; ``options`` become flags (``quick=True`` -> ``--quick``,
     ``jit="on"`` -> ``--jit on``). A process has one Keras backend, hence the subprocess.
-    Raises RuntimeError with the process's last output when it fails."""
+    Raises RuntimeError whose first line is the failure's cause (the process's last line of
+    error output), followed by the command and the rest of that output."""
     import subprocess
     import sys
 
@@ -362,7 +263,9 @@ def run_isolated(measure: str, backend: str = "tensorflow", timeout: float = 180
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} (KERAS_BACKEND={backend}) failed:\n{result.stderr[-2000:]}")
+        lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}, no error output"]
+        raise RuntimeError(f"{measure} on {backend} failed: {lines[-1]}\ncommand: {' '.join(command)} "
+                           f"(KERAS_BACKEND={backend})\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -133,3 +133,66 @@ def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = ("BRA", "T
 def number(value) -> float:
     """``value`` as a float for ``glue``, NaN where a score is undefined (None)."""
     return float("nan") if value is None else float(value)
+
+
+def training_curves(history: dict, keys: Sequence[str] = ("loss", "torque_loss", "smoothness_loss", "prior_loss")):
+    """Loss terms of a Keras history against the epoch (log scale); terms absent are skipped."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for key in keys:
+        if key in history:
+            ax.semilogy(history[key], label=key)
+    ax.set(xlabel="epoch", ylabel="loss term")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def parameters_figure(identified: dict, truth: dict, bounds: dict):
+    """Identified subject parameters (bars) against true values (black marks), one panel per
+    parameter, each within its ``bounds[name] = (low, high, nominal, level)`` (grey: nominal)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(identified), figsize=(2.45 * len(identified), 3))
+    for axis, (name, values) in zip(axes, identified.items()):
+        keys = list(values)
+        low, high, nominal, _ = bounds[name]
+        axis.bar(range(len(keys)), [values[k] for k in keys], color="C0", label="identified")
+        axis.plot(range(len(keys)), [truth[name][k] for k in keys], "k_", ms=18, mew=2, label="true")
+        axis.axhline(nominal, color="0.6", lw=0.8)
+        axis.set_xticks(range(len(keys)), [k.replace("triceps_", "TRI ") for k in keys], rotation=60, fontsize=7)
+        axis.set_title(name.replace("_", " "), fontsize=8)
+        axis.set_ylim(low, high)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_curves(points: Sequence[dict], label: str = "as training proceeds", subjects: dict | None = None):
+    """Held-out accuracy against training time: BRA r, TRImed r and torque NRMSE (%).
+
+    ``points`` are rows of :func:`nmm_core.benchmark.accuracy_per_compute` (``method``,
+    ``train_seconds``, ``BRA_r``, ``TRImed_r``, ``torque_nrmse_pct``), drawn as one line per
+    method; ``subjects`` (``{method: [(seconds, {"BRA": r, "TRImed": r, "torque": nrmse %})]}``)
+    adds one dot per subject. Undefined scores (None) are not drawn.
+    """
+    import matplotlib.pyplot as plt
+
+    colours = {"NMM": "tab:blue", "MSE": "tab:orange"}
+    columns = {"BRA": "BRA_r", "TRImed": "TRImed_r", "torque": "torque_nrmse_pct"}
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    for ax, (key, ylabel) in zip(axes, (("BRA", "BRA r"), ("TRImed", "TRImed r"), ("torque", "torque NRMSE (%)"))):
+        for method, dots in (subjects or {}).items():
+            ax.scatter([x for x, _ in dots], [float("nan") if s[key] is None else s[key] for _, s in dots],
+                       color=colours.get(method), label=f"{method}, each subject", alpha=0.6)
+        for method in colours:
+            line = [p for p in points if p["method"] == method]
+            if line:
+                ax.plot([p["train_seconds"] for p in line], [float("nan") if p[columns[key]] is None
+                                                               else p[columns[key]] for p in line],
+                        "-x", color=colours[method], label=f"{method}, {label}")
+        ax.set(xlabel="training time (s)", ylabel=ylabel, xscale="log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

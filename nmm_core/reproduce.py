@@ -8,9 +8,10 @@
    the number of cores), the comparison after the subject chapters. A chapter's parameters are
    its own, updated by ``reproduce.toml`` (``[full]`` or ``[quick]`` by mode, then
    ``[chapter.<name>]``).
-3. A chapter is skipped when its source, parameters, the library (code and version) and its
-   inputs (its subject's data, or for the comparison every results file) are unchanged since its
-   last successful run; the fingerprint is stored beside the executed notebook.
+3. A chapter is skipped when its source, parameters, the library code it uses (the modules it
+   imports and theirs, read from the imports) and its inputs (its subject's data, or for the
+   comparison every results file) are unchanged since its last successful run; the fingerprint
+   is stored beside the executed notebook.
 4. A failing chapter keeps its executed copy as ``<name>.failed.ipynb`` and the previous good
    result, the others still run, chapters that depend on it are not run, and the command exits
    non-zero naming the notebook and the cell.
@@ -22,6 +23,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -33,11 +35,11 @@ import os
 import subprocess
 import sys
 import time
+import threading
 import tomllib
 from pathlib import Path
 
 from . import __version__
-from .benchmark import PeakMemory
 from .config import REPO_ROOT
 
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
@@ -89,8 +91,62 @@ CHAPTERS: tuple[Chapter, ...] = (
             full_cohort=True),
     Chapter("real_elbow", "real_data", {"dataset": "emg-elbow", "participant": ""}, "public", full_cohort=True),
     Chapter("comparison", "comparison", {}, "results", after_subjects=True),
-    Chapter("benchmarks", "benchmarks", {}, "results", after_subjects=True),
+    # Timings of the machine: it reads one subject's data, not the subjects' results, so a
+    # changed subject does not re-time the machine; it runs last, on an otherwise idle machine.
+    Chapter("benchmarks", "benchmarks", {"subject": "S01"}, "subject", after_subjects=True),
 )
+
+
+class PeakMemory:
+    """Context manager: the peak resident memory (bytes) of this process and all its children
+    (e.g. a notebook's kernel), sampled every ``interval`` s in a background thread.
+
+    >>> with PeakMemory() as memory:
+    ...     work()
+    >>> memory.peak_bytes
+    """
+
+    def __init__(self, interval: float = 0.1, pid: int | None = None):
+        self.interval, self.pid = interval, pid or os.getpid()
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+
+    def sample(self) -> int:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0
+        total = 0
+        for process in processes:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:  # a child that ended between listing and reading
+                pass
+        self.peak_bytes = max(self.peak_bytes, total)
+        return total
+
+    def _watch(self):
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self):
+        self.sample()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        return False
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 2**20
 
 
 def chapter_parameters(root: Path, chapter: Chapter, quick: bool) -> dict:
@@ -111,10 +167,69 @@ def chapter_parameters(root: Path, chapter: Chapter, quick: bool) -> dict:
             **settings.get("chapter", {}).get(chapter.name, {}), "quick": quick}
 
 
-def _library_digest() -> str:
+#: The packages whose modules enter a chapter's fingerprint.
+PACKAGES = ("nmm_core", "data_download")
+
+
+def _imported_modules(tree: ast.AST, package: str | None = None) -> set[str]:
+    """``"<package>.<module>"`` names of this project's modules imported anywhere in ``tree``
+    (function-level imports included); ``package`` resolves relative imports."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(filter(None, [package, base])) if node.level == 1 else base
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] in PACKAGES:
+                found.add(".".join(parts[:2]) if len(parts) > 1 else parts[0])
+    return found
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    """The source file of ``package`` or ``package.module`` under ``root``, if it exists."""
+    parts = name.split(".")
+    candidates = ([root / parts[0] / "__init__.py"] if len(parts) == 1 else
+                  [root / parts[0] / f"{parts[1]}.py", root / parts[0] / parts[1] / "__init__.py"])
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def library_files(code: str, root: Path = REPO_ROOT) -> list[Path]:
+    """The project's source files that ``code`` uses: the modules it imports, everything those
+    import in turn (the package's ``__init__`` included), found by reading the imports."""
+    pending = _imported_modules(ast.parse(code))
+    seen: dict[str, Path] = {}
+    while pending:
+        name = pending.pop()
+        path = _module_file(name, root)
+        if name in seen or path is None:
+            continue
+        seen[name] = path
+        package = name.split(".")[0]
+        pending |= _imported_modules(ast.parse(path.read_text()), package) | {package}
+    return sorted(set(seen.values()))
+
+
+def _notebook_code(source: Path) -> str:
+    """The code cells of a jupytext MyST source, joined (IPython magics left out)."""
+    import jupytext
+
+    cells = jupytext.read(source)["cells"]
+    lines = [line for c in cells if c["cell_type"] == "code" for line in c["source"].splitlines()
+             if not line.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+def _library_digest(source: Path, root: Path = REPO_ROOT) -> str:
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted((REPO_ROOT / "nmm_core").glob("*.py")):
-        digest.update(path.name.encode())
+    for path in library_files(_notebook_code(source), root):
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -166,13 +281,14 @@ def succeeded(status: str) -> bool:
     return status.startswith(("executed", "skipped"))
 
 
-def fingerprint(source: Path, parameters: dict, inputs=()) -> str:
-    """SHA-256 of a notebook's source text, its parameters, the Keras backend, the library (code
-    and version) and the contents of its input files."""
+def fingerprint(source: Path, parameters: dict, inputs=(), library_root: Path = REPO_ROOT) -> str:
+    """SHA-256 of a notebook's source text, its parameters, the Keras backend, the library code
+    it uses (:func:`library_files` under ``library_root``, and the version) and the contents of
+    its input files. Editing a module the notebook does not reach does not change it."""
     digest = hashlib.sha256(source.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     digest.update(keras_backend().encode())
-    digest.update(_library_digest().encode())
+    digest.update(_library_digest(source, library_root).encode())
     digest.update(_digest_files(list(inputs)).encode())
     return digest.hexdigest()
 
@@ -362,7 +478,7 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
             batch = [c for c in chapters if c.after_subjects == stage]
             blocker = None
             if stage:
-                subject_chapters = {c.name for c in chapters if c.inputs == "subject"}
+                subject_chapters = {c.name for c in chapters if c.inputs == "subject" and not c.after_subjects}
                 failed = [name for name, status in statuses.items()
                           if name in subject_chapters and not succeeded(status)]
                 if failed:

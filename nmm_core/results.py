@@ -1,8 +1,8 @@
 """The reproduction's summary: every subject's results files gathered into one JSON and one CSV.
 
-Each subject chapter writes ``results/<subject>/<method>.json`` (``nmm`` or ``mse``; see
-:func:`nmm_core.training.write_results`), all scores on the held-out trials. This module reads
-them back, checks them, and writes
+Each subject chapter writes ``results/<subject>/<method>.json`` (``nmm`` or ``mse``, with
+:func:`write_results`) and ``<method>_predictions.npz`` (:func:`save_predictions`), all on the
+held-out trials. This module writes them, reads them back, checks them, and writes
 
 - ``results/summary.json``: ``{"mode": "quick" | "full", "subjects": {subject: {method:
   {"BRA": {"r", "rmse", "r_lowpass", "rmse_lowpass", "constant", "truth_constant"}, "TRImed":
@@ -28,8 +28,11 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 from . import stats
 from .config import DEEP_MUSCLES, results_dir
+from .files import atomic_path, atomic_write
 
 METHODS = ("nmm", "mse")
 SCORES = {**{m: ("r", "rmse", "r_lowpass", "rmse_lowpass") for m in DEEP_MUSCLES},
@@ -84,6 +87,50 @@ def _median_trial(block: dict, where: str) -> dict:
             raise ValueError(f"{where}: median_trial.{muscle} is missing; rerun the chapter that writes it.")
         out[muscle] = {k: (None if entry.get(k) is None else float(entry[k])) for k in ("r", "rmse")}
         out[muscle]["trials"] = int(entry.get("trials", 0))
+    return out
+
+
+def _json_ready(value):
+    """Plain JSON types; NaN (e.g. Pearson r of a constant prediction) becomes null."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_results(path, method: str, subject: str, scores: dict, extra: dict | None = None) -> Path:
+    """Write one subject's results file (strict JSON, atomically), read back by
+    :func:`load_results`; the per-trial ``"predictions"`` of ``scores`` are left out (they go
+    to :func:`save_predictions`)."""
+    clean = {k: v for k, v in scores.items() if k != "predictions"}
+    payload = _json_ready({"subject": subject, "method": method, **clean, **(extra or {})})
+    return atomic_write(path, json.dumps(payload, indent=1, allow_nan=False))
+
+
+def save_predictions(path, curves: dict) -> Path:
+    """Save one method's held-out curves (:func:`nmm_core.training.prediction_curves`) to one
+    ``.npz`` file (keys ``<trial>/<field>``), for the comparison chapter's figures."""
+    fields = {f"{name}/{key}": value for name, curve in curves.items() for key, value in curve.items()
+              if value is not None}
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **fields)
+    return Path(path)
+
+
+def load_predictions(path) -> dict:
+    """``{trial: {field: array}}`` from :func:`save_predictions`."""
+    out: dict = {}
+    with np.load(path) as data:
+        for key in data.files:
+            trial, field = key.split("/", 1)
+            out.setdefault(trial, {})[field] = data[key]
     return out
 
 
@@ -253,17 +300,10 @@ def write_summary(quick: bool | None = None, directory: Path | None = None) -> l
                             for s, methods in subjects.items()},
                "mean": summarise(subjects), "claim": claims(subjects), "missing": missing,
                "versions": versions()}
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["subject", "method", "subset", "quantity", "metric", "value"])
     writer.writerows([row[:-1] + ["" if row[-1] is None else repr(row[-1])] for row in _csv_rows(subjects)])
-    for name, content in (("summary.json", json.dumps(summary, indent=1, allow_nan=False)),
-                          ("summary.csv", text.getvalue())):
-        path = directory / name
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(content)
-        tmp.replace(path)
-        paths.append(path)
+    paths = [atomic_write(directory / "summary.json", json.dumps(summary, indent=1, allow_nan=False)),
+             atomic_write(directory / "summary.csv", text.getvalue())]
     return paths

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -114,6 +113,57 @@ def split(trials: Sequence[Trial], held_out_load: float = 2.0,
     if not out["train"]:
         raise ValueError("No training trials left after the split; hold out fewer trials.")
     return out
+
+
+@dataclasses.dataclass
+class SubjectData:
+    """One cohort subject split and prepared for both methods."""
+
+    name: str
+    record: dict
+    learner: object
+    arrays: dict  # "train", "test_speed", "test_load" -> list of TrialArrays
+    nominal: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def held_out(self) -> list:
+        return self.arrays["test_speed"] + self.arrays["test_load"]
+
+    @property
+    def recording(self) -> list:
+        """Every trial (training and held-out): a whole recording session, for inference speed."""
+        return self.arrays["train"] + self.held_out
+
+    @property
+    def delay(self) -> float:
+        return self.record["electromechanical_delay_s"]
+
+    def duration(self, part: str = "recording") -> float:
+        """Seconds of movement in ``"recording"``, ``"held_out"``, ``"train"``, ..."""
+        return movement_seconds(getattr(self, part) if part in ("recording", "held_out") else self.arrays[part])
+
+
+def movement_seconds(arrays: Sequence) -> float:
+    """Seconds of movement in trials (:class:`~nmm_core.training.TrialArrays`)."""
+    return float(sum(a.torque.size * (a.trial.time[1] - a.trial.time[0]) for a in arrays))
+
+
+def subject_data(subject: str = "S01", quick: bool = False) -> SubjectData:
+    """One subject of the virtual cohort (generated if absent), split (:func:`split`) and
+    prepared (:func:`prepare`) for both methods, with what a learner knows of it
+    (:func:`learner_subject`): what every subject chapter and benchmark starts from."""
+    from . import cohort, synergy
+
+    directory = cohort.cohort_dir(quick=quick)
+    trials = cohort.load_cohort(directory)
+    if subject not in trials:
+        raise ValueError(f"The virtual cohort in {directory} has no subject {subject!r}; its subjects are "
+                         f"{', '.join(sorted(trials))}.")
+    record = json.loads((directory / subject / "subject.json").read_text())
+    learner = learner_subject(record)
+    parts = split(trials[subject])
+    arrays = {name: prepare(part, learner) for name, part in parts.items()}
+    return SubjectData(subject, record, learner, arrays, synergy.nominal_parameters(learner))
 
 
 def build_model(subject: Subject, window: int, backbone: str = "transformer", time_step: float = 0.01,
@@ -247,38 +297,14 @@ def prediction_curves(arrays: Sequence[TrialArrays], predictions: dict, electrom
                       hidden: Sequence[str] = DEEP_MUSCLES) -> dict:
     """``{trial: {"time", "torque_reference", "torque", "deep", "deep_truth", "hand_load_kg",
     "shoulder_angle"}}``: what the figures of held-out predictions draw
-    (:func:`nmm_core.plotting.held_out_figure`) and :func:`save_predictions` stores."""
+    (:func:`nmm_core.plotting.held_out_figure`) and :func:`nmm_core.results.save_predictions`
+    stores."""
     return {a.trial.name: {"time": a.trial.time, "torque_reference": a.torque,
                            "torque": predictions[a.trial.name].get("torque"),
                            "deep": predictions[a.trial.name]["deep"],
                            "deep_truth": true_deep_emg(a.trial, electromechanical_delay, hidden),
                            "hand_load_kg": np.array(a.trial.hand_load),
                            "shoulder_angle": np.array(a.trial.shoulder_angle)} for a in arrays}
-
-
-def save_predictions(path, arrays: Sequence[TrialArrays], predictions: dict,
-                     electromechanical_delay: float, hidden: Sequence[str] = DEEP_MUSCLES) -> Path:
-    """Save :func:`prediction_curves` to one ``.npz`` file (keys ``<trial>/<field>``), for the
-    comparison chapter's figures."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fields = {f"{name}/{key}": value
-              for name, curve in prediction_curves(arrays, predictions, electromechanical_delay, hidden).items()
-              for key, value in curve.items() if value is not None}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **fields)
-    tmp.replace(path)
-    return path
-
-
-def load_predictions(path) -> dict:
-    """``{trial: {field: array}}`` from :func:`save_predictions`."""
-    out: dict = {}
-    with np.load(path) as data:
-        for key in data.files:
-            trial, field = key.split("/", 1)
-            out.setdefault(trial, {})[field] = data[key]
-    return out
 
 
 def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanical_delay: float) -> dict:
@@ -321,28 +347,3 @@ def true_physics(record: dict) -> dict:
         margin = 1e-3 * (high - low)
         out[name] = [min(max(float(values[k]), low + margin), high - margin) for k in LEVEL_NAMES[level]]
     return out
-
-
-def _json_ready(value):
-    """Plain JSON types; NaN (e.g. Pearson r of a constant prediction) becomes null."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def write_results(path, method: str, subject: str, scores: dict, extra: dict | None = None) -> Path:
-    """Write one subject's results file (JSON) atomically; drops per-trial predictions."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean = {k: v for k, v in scores.items() if k != "predictions"}
-    payload = _json_ready({"subject": subject, "method": method, **clean, **(extra or {})})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, allow_nan=False))
-    tmp.replace(path)
-    return path

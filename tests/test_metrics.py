@@ -28,10 +28,10 @@ def test_bad_inputs():
 def test_results_file_is_strict_json_with_null_for_undefined_scores(tmp_path):
     import json
 
-    from nmm_core import training
+    from nmm_core import results
 
-    path = training.write_results(tmp_path / "S01" / "mse.json", "mse", "S01",
-                                  {"BRA": {"r": float("nan"), "rmse": np.float32(0.5)},
+    path = results.write_results(tmp_path / "S01" / "mse.json", "mse", "S01",
+                                  {"BRA": {"r": float("nan"), "rmse": np.float32(0.5), "constant": np.bool_(True)},
                                    "predictions": {"t1": np.zeros(3)}}, {"n": np.int64(3)})
     data = json.loads(path.read_text())
-    assert data == {"subject": "S01", "method": "mse", "BRA": {"r": None, "rmse": 0.5}, "n": 3}
+    assert data == {"subject": "S01", "method": "mse", "BRA": {"r": None, "rmse": 0.5, "constant": True}, "n": 3}

@@ -259,7 +259,10 @@ def test_publishing_config_adds_the_repository_buttons(tmp_path):
     original = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
     assert settings["repository"]["url"] == "https://github.com/someone/nmm"
     assert settings["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
-    assert settings["html"]["use_repository_button"] and settings["html"]["use_download_button"]
+    # The buttons publishing_config adds, and the book's own settings carried over unchanged.
+    assert settings["html"]["use_repository_button"] is True and settings["html"]["use_issues_button"] is True
+    assert "use_repository_button" not in original["html"] and "use_issues_button" not in original["html"]
+    assert settings["html"]["use_download_button"] == original["html"]["use_download_button"]
     assert settings["sphinx"] == original["sphinx"] and "repository" not in original
 
 
@@ -317,3 +320,33 @@ def test_a_kernel_that_dies_at_start_up_is_started_once_more(tmp_path, monkeypat
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         reproduce.execute_chapter(root, "tiny", {"value": 0})
     assert len(calls) == 1
+
+
+def test_editing_a_module_reruns_only_the_chapters_that_use_it(tmp_path):
+    for package in ("nmm_core", "data_download"):
+        shutil.copytree(REPO_ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    sources = {name: REPO_ROOT / "notebooks" / f"{name}.md" for name in ("nmm_subject", "benchmarks", "comparison")}
+
+    def fingerprints():
+        return {name: reproduce.fingerprint(path, {"subject": "S01"}, (), tmp_path) for name, path in sources.items()}
+
+    before = fingerprints()
+    with open(tmp_path / "nmm_core" / "benchmark.py", "a") as handle:
+        handle.write("\n# an edit\n")
+    after = fingerprints()
+    assert after["nmm_subject"] == before["nmm_subject"] and after["comparison"] == before["comparison"]
+    assert after["benchmarks"] != before["benchmarks"]
+    with open(tmp_path / "nmm_core" / "training.py", "a") as handle:
+        handle.write("\n# an edit\n")
+    assert all(fingerprints()[name] != after[name] for name in sources)  # all three train or prepare data
+
+
+def test_the_library_files_of_code_follow_its_imports():
+    names = {p.relative_to(REPO_ROOT).as_posix() for p in reproduce.library_files("from nmm_core import results")}
+    assert {"nmm_core/results.py", "nmm_core/stats.py", "nmm_core/config.py", "nmm_core/__init__.py"} <= names
+    assert "nmm_core/training.py" not in names and "nmm_core/benchmark.py" not in names
+    assert reproduce.library_files("import numpy as np") == []
+    # The timing chapter reads one subject's data, not every subject's results: a changed
+    # subject must not re-time the machine.
+    bench = next(c for c in reproduce.CHAPTERS if c.name == "benchmarks")
+    assert bench.inputs != "results"

@@ -70,8 +70,8 @@ def test_pooled_per_load_per_posture_and_per_trial_scores_equal_scipy_on_the_tri
     assert scores["median_trial"]["BRA"]["r"] == pytest.approx(np.median(per_trial_r))
     assert scores["median_trial"]["BRA"]["trials"] == 3
 
-    path = training.save_predictions(tmp_path / "p.npz", arrays, predictions, delay)
-    loaded = training.load_predictions(path)
+    path = results.save_predictions(tmp_path / "p.npz", training.prediction_curves(arrays, predictions, delay))
+    loaded = results.load_predictions(path)
     assert set(loaded) == {"a", "b", "c"}
     np.testing.assert_array_equal(loaded["b"]["deep"], predictions["b"]["deep"])
     np.testing.assert_allclose(loaded["c"]["deep_truth"][:, 0], _shifted(arrays[2], "BRA", delay))
@@ -120,7 +120,7 @@ def test_a_constant_estimate_scores_zero_and_lowers_the_mean_instead_of_being_dr
     assert flat_scores["TRImed"]["constant"] is False
 
     def entry(scores):
-        payload = training._json_ready({k: v for k, v in scores.items() if k != "per_trial"})
+        payload = results._json_ready({k: v for k, v in scores.items() if k != "per_trial"})
         return {**results._scores(payload, "test"), "median_trial": payload["median_trial"],
                 "train_seconds": 1.0, "per_posture": {}}
 
