@@ -89,7 +89,7 @@ def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = ("BRA", "T
     Parameters
     ----------
     panels : sequence of (title, {method label: curve})
-        A curve holds ``time`` (T,), ``deep`` and ``deep_truth`` (T, H), and optionally
+        A curve holds ``time`` (T,) and ``deep`` (T, H), and optionally ``deep_truth`` (T, H),
         ``torque`` and ``torque_reference`` (T,) (the fields of
         :func:`nmm_core.training.prediction_curves` and its saved files).
     trim : float
@@ -106,11 +106,13 @@ def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = ("BRA", "T
     for row, (title, curves) in zip(axes, panels):
         reference = next(iter(curves.values()))
         time = reference["time"]
-        row[0].plot(time, reference["torque_reference"], "k", lw=1.4, label="OpenSim ID")
+        if reference.get("torque_reference") is not None:
+            row[0].plot(time, reference["torque_reference"], "k", lw=1.4, label="OpenSim ID")
         for j, (axis, muscle) in enumerate(zip(row[1:], muscles)):
-            axis.plot(time, reference["deep_truth"][:, j], "k", lw=1.4, label="truth")
             axis.set_title(f"{title}: {muscle}", fontsize=8)
-            axis.set_ylim(0, max(0.2, 1.15 * float(reference["deep_truth"][:, j].max())))
+            if reference.get("deep_truth") is not None:  # recordings have no deep truth
+                axis.plot(time, reference["deep_truth"][:, j], "k", lw=1.4, label="truth")
+                axis.set_ylim(0, max(0.2, 1.15 * float(reference["deep_truth"][:, j].max())))
         for label, curve in curves.items():
             color, style = METHOD_STYLES.get(label, (None, "-"))
             if curve.get("torque") is not None:
@@ -194,5 +196,77 @@ def accuracy_curves(points: Sequence[dict], label: str = "as training proceeds",
                         "-x", color=colours[method], label=f"{method}, {label}")
         ax.set(xlabel="training time (s)", ylabel=ylabel, xscale="log")
     axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+#: The boxes of :func:`method_diagram`: name -> (x, y, text, colour), axes fraction.
+DIAGRAM_BOXES = {
+    "surface": (0.02, 0.62, "surface EMG\nBIClong, BICshort,\nTRIlong, TRIlat", "#dde8f3"),
+    "kinematics": (0.02, 0.22, "elbow angle, speed,\nhand load, posture", "#dde8f3"),
+    "network": (0.26, 0.42, "network\n(transformer)", "#f6e3c7"),
+    "deep": (0.46, 0.42, "deep EMG\nBRA, TRImed", "#f6e3c7"),
+    "physics": (0.66, 0.42, "Hill-type model\nactivation, force,\nmoment arms", "#e3efd9"),
+    "torque": (0.86, 0.42, "elbow\ntorque", "#e3efd9"),
+    "id": (0.86, 0.04, "OpenSim inverse\ndynamics torque", "#ececec"),
+    "parameters": (0.66, 0.80, "subject parameters\n(identified)", "#e3efd9"),
+}
+
+
+def method_diagram():
+    """The NMM in one picture: inputs, network, deep EMG, Hill-type model, torque and the loss."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    width, height = 0.16, 0.17
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    ax.set(xlim=(0, 1.04), ylim=(0, 1.0))
+    ax.axis("off")
+    for x, y, text, colour in DIAGRAM_BOXES.values():
+        ax.add_patch(FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.01", fc=colour, ec="0.3"))
+        ax.text(x + width / 2, y + height / 2, text, ha="center", va="center", fontsize=8.5)
+
+    def side(name, where, offset=0.0):
+        """A point on a box's edge ('left', 'right', 'top', 'bottom'), shifted along the edge."""
+        x, y = DIAGRAM_BOXES[name][:2]
+        return {"left": (x, y + height / 2 + offset), "right": (x + width, y + height / 2 + offset),
+                "top": (x + width / 2 + offset, y + height), "bottom": (x + width / 2 + offset, y)}[where]
+
+    def arrow(start, end, bend=0.0, colour="0.2", style="-|>"):
+        ax.add_patch(FancyArrowPatch(side(*start), side(*end), arrowstyle=style, mutation_scale=12, color=colour,
+                                     connectionstyle=f"arc3,rad={bend}"))
+
+    arrow(("surface", "right", -0.03), ("network", "left", 0.03))
+    arrow(("kinematics", "right", 0.03), ("network", "left", -0.03))
+    arrow(("network", "right"), ("deep", "left"))
+    arrow(("deep", "right"), ("physics", "left"))
+    arrow(("parameters", "bottom"), ("physics", "top"))
+    arrow(("physics", "right"), ("torque", "left"))
+    arrow(("surface", "top", 0.03), ("physics", "top", -0.05), bend=-0.35)  # the measured excitations
+    arrow(("kinematics", "bottom", 0.03), ("physics", "bottom", -0.05), bend=0.35)  # lengths, moment arms
+    arrow(("torque", "bottom"), ("id", "top"), colour="C3", style="<|-|>")
+    ax.text(0.95, 0.315, "loss:\nmatch", fontsize=8, color="C3", va="center")
+    ax.text(0.40, 0.93, "the four measured excitations", fontsize=8, color="0.35", ha="center")
+    ax.text(0.40, 0.075, "elbow angle: muscle lengths and moment arms", fontsize=8, color="0.35", ha="center")
+    ax.text(0.50, -0.05, "No deep-EMG labels: the network learns the deep excitations only through the torque.",
+            ha="center", fontsize=8.5, style="italic")
+    return fig
+
+
+def throughput_figure(throughput: Sequence[dict]):
+    """Training windows per second of each configuration (rows of
+    :func:`nmm_core.benchmark.run_isolated` ``"throughput"`` with ``backend``, ``xla`` and
+    ``backbone``); a configuration that could not compile is marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(throughput) + 1))
+    labels = [f"{t['backend']}{' + XLA' if t['xla'] and t['backend'] == 'tensorflow' else ''}, {t['backbone']}"
+              for t in throughput]
+    ax.barh(labels, [t["windows_per_s"] or 0 for t in throughput], color="tab:blue")
+    for i, t in enumerate(throughput):
+        if not t["windows_per_s"]:
+            ax.text(0, i, "  cannot compile", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="training windows per second (median)")
     fig.tight_layout()
     return fig

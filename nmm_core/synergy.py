@@ -191,6 +191,21 @@ class Extrapolation:
         return out
 
 
+def categorised_predictions(fits, trials: Sequence, labels: Sequence, nominal: dict) -> dict:
+    """:meth:`Extrapolation.predict` of each trial with its own category's weights.
+
+    ``fits`` is one :class:`Extrapolation` (weights per subject: every label is None) or the
+    ``{label: Extrapolation}`` of a categorised :func:`fit_extrapolation`; a trial whose label
+    has no fit (a category never trained on, e.g. a new trial's name) is left out.
+    """
+    out = {}
+    for a, label in zip(trials, labels):
+        fit = fits if isinstance(fits, Extrapolation) else fits.get(label)
+        if fit is not None:
+            out.update(fit.predict([a], nominal))
+    return out
+
+
 def model_torque(surface, deep, length, speed, moment_arm, nominal: dict, strength_scale, delay,
                  time_step: float = 0.01, activation_time_constant: float = 0.015,
                  deactivation_time_constant: float = 0.050, shape_factor: float = -0.1,

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -87,6 +88,12 @@ def test_per_trial_categories_fit_each_trial_its_own_weights(rng):
         assert bra == pytest.approx(truth[:, 0].mean(), rel=0.1)
     with pytest.raises(ValueError, match="one per trial"):
         synergy.fit_extrapolation(trials, found, nominal, categories=["a"])
+    # Each trial predicted with its own category's weights; an untrained category is left out.
+    named = [SimpleNamespace(**vars(t), trial=SimpleNamespace(name=name)) for t, name in zip(trials, ("x", "y"))]
+    predicted = synergy.categorised_predictions(fits, named, ["b", "zzz"], nominal)
+    assert set(predicted) == {"x"}
+    np.testing.assert_array_equal(predicted["x"]["deep"], fits["b"].deep_excitation(trials[0].surface))
+    assert set(synergy.categorised_predictions(fits["a"], named, [None, None], nominal)) == {"x", "y"}
 
 
 def test_bad_inputs_raise_clear_errors(rng):
