@@ -33,7 +33,7 @@ def main():
                          f"{r['streaming']['median_ms']:.2f} / {r['streaming']['p95_ms']:.2f}",
                          f"{r['streaming']['hop_ms']:.0f}", "", f"{r['batch']['first_call_s']:.2f}"])
             print(rows[-1], flush=True)
-        r = run_isolated("mse", "tensorflow", subject=subject, quick=args.quick, runs=args.runs)
+        r = run_isolated("synx", "tensorflow", subject=subject, quick=args.quick, runs=args.runs)
         rows.append([subject, "MSE (NumPy)", "", f"{r['inference']['movement_s']:.1f}",
                      f"{r['inference']['real_time_factor']:.0f}",
                      f"{r['inference_deep_only']['real_time_factor']:.0f}", "", "", f"{r['fit_seconds']:.1f}", ""])

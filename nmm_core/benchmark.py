@@ -163,7 +163,7 @@ def streaming_latency(model, arrays, window: int = 64, hop: int | None = None, l
 # --------------------------------------------------------------------------------------------
 # The MSE baseline.
 # --------------------------------------------------------------------------------------------
-def mse_fit(data: SubjectData, n_synergies: int = 4, method: str = "pca", max_iter: int = 100,
+def synx_fit(data: SubjectData, n_synergies: int = 4, method: str = "pca", max_iter: int = 100,
             calibrate: bool = True):
     """One SynX fit on the training trials (the subject chapter's final fit); returns the
     :class:`~nmm_core.synergy.Extrapolation` (its ``fit_seconds`` is the fit's wall time)."""
@@ -175,7 +175,7 @@ def mse_fit(data: SubjectData, n_synergies: int = 4, method: str = "pca", max_it
                                      max_iter=max_iter)
 
 
-def mse_inference_speed(fit, data: SubjectData, runs: int = 5, torque: bool = True) -> dict:
+def synx_inference_speed(fit, data: SubjectData, runs: int = 5, torque: bool = True) -> dict:
     """Like :func:`inference_speed`, for the synergy extrapolation on the whole recording."""
     arrays = data.recording
     seconds = statistics.median(repeat(lambda: fit.predict(arrays, data.nominal, torque), runs))
@@ -213,7 +213,7 @@ def accuracy_per_compute(data: SubjectData, epochs: Sequence[int] = (5, 10, 20, 
         scores = training.evaluate(model, data.held_out, window, data.delay)
         rows.append(_scores_row("NMM", f"{target} epochs", spent, scores))
     for budget in iterations:
-        fit = mse_fit(data, n_synergies, method, max_iter=budget)
+        fit = synx_fit(data, n_synergies, method, max_iter=budget)
         scores = training.score(data.held_out, fit.predict(data.held_out, data.nominal), data.delay)
         rows.append(_scores_row("MSE", f"{budget} evaluations", fit.fit_seconds, scores))
     return rows
@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m nmm_core.benchmark",
                                      description="One benchmark on the current Keras backend, printed as JSON.")
-    parser.add_argument("measure", choices=("machine", "throughput", "converge", "inference", "mse"))
+    parser.add_argument("measure", choices=("machine", "throughput", "converge", "inference", "synx"))
     parser.add_argument("--subject", default="S01")
     parser.add_argument("--quick", action="store_true", help="the quick cohort")
     parser.add_argument("--backbone", default="transformer")
@@ -332,10 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         streaming = streaming_latency(model, max(data.recording, key=lambda a: a.torque.size), args.window)
         out.update(jit=args.jit, batch=batch, batch_deep_only=deep_only, streaming=streaming,
                    backend=keras.backend.backend())
-    elif args.measure == "mse":
-        fit = mse_fit(data)
-        out.update(fit_seconds=fit.fit_seconds, inference=mse_inference_speed(fit, data, args.runs),
-                   inference_deep_only=mse_inference_speed(fit, data, args.runs, torque=False))
+    elif args.measure == "synx":
+        fit = synx_fit(data)
+        out.update(fit_seconds=fit.fit_seconds, inference=synx_inference_speed(fit, data, args.runs),
+                   inference_deep_only=synx_inference_speed(fit, data, args.runs, torque=False))
     print(json.dumps(out))
     return 0
 

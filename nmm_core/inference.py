@@ -98,7 +98,7 @@ def estimate(model, arrays: Sequence, window: int, hop: int | None = None, torqu
     trial of ``arrays`` (:class:`~nmm_core.training.TrialArrays`), all trials batched.
 
     Windows start every ``hop`` samples (default ``window // 4``); their outputs are averaged
-    with a Hann taper. Returns ``[{"deep": ..., "torque": ...}]`` in the order of ``arrays``.
+    with a Hann taper. Returns ``[{"hidden": ..., "torque": ...}]`` in the order of ``arrays``.
     """
     hop = hop or max(1, window // 4)
     if hop > window:
@@ -115,7 +115,7 @@ def estimate(model, arrays: Sequence, window: int, hop: int | None = None, torqu
         counts[i][s:s + window] += taper
     deep = [(t / c).astype("float32") for t, c in zip(totals, counts)]
     torques = physics_torque(model, deep, arrays) if torque else [None] * len(arrays)
-    return [{"deep": d, "torque": t} for d, t in zip(deep, torques)]
+    return [{"hidden": d, "torque": t} for d, t in zip(deep, torques)]
 
 
 class StreamingEstimator:

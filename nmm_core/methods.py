@@ -32,7 +32,7 @@ def fit_both(train: Sequence, test: Sequence, subject: Subject, hidden: Sequence
     -------
     dict
         ``{"NMM": (estimates, seconds), "MSE": (estimates, seconds)}``, estimates being
-        ``{trial name: {"deep": (T, H), "torque": (T,)}}`` on ``test``, in ``hidden`` order.
+        ``{trial name: {"hidden": (T, H), "torque": (T,)}}`` on ``test``, in ``hidden`` order.
     """
     model = training.build_model(subject, window, hidden=hidden, seed=seed)
     _, nmm_seconds = training.train(model, train, window, epochs, seed=seed)

@@ -226,7 +226,7 @@ class NMM(keras.Model):
     """Backbone + physics. ``fit(x, torque)`` with the standard loop.
 
     ``x`` is a dict with ``features`` (B, T, F), ``surface`` (B, T, 4), ``length``, ``speed``,
-    ``moment_arm`` (B, T, 6). The model returns ``{"torque": (B, T) in N m, "deep": (B, T, 2)}``
+    ``moment_arm`` (B, T, 6). The model returns ``{"torque": (B, T) in N m, "hidden": (B, T, 2)}``
     (the network's deep excitations, BRA and TRImed). The loss (:meth:`compute_loss`) is the mean squared
     torque error divided by ``torque_scale**2``, plus ``smoothness_weight`` times the mean
     squared second difference of the deep excitations, ``effort_weight`` times their mean
@@ -257,12 +257,12 @@ class NMM(keras.Model):
         deep = self.backbone(inputs["features"], training=training)
         torque = self.physics([deep, inputs["surface"], inputs["length"], inputs["speed"],
                                inputs["moment_arm"]])
-        return {"torque": torque, "deep": deep}
+        return {"torque": torque, "hidden": deep}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Torque error (after ``burn_in`` samples) + weighted smoothness, effort and prior terms;
         each term is also tracked as a metric of its own."""
-        deep = y_pred["deep"]
+        deep = y_pred["hidden"]
         error = ops.square((y_pred["torque"] - y) / self.torque_scale)[:, self.burn_in:]
         torque_loss = ops.mean(error)
         curvature = deep[:, 2:] - 2.0 * deep[:, 1:-1] + deep[:, :-2]

@@ -89,7 +89,7 @@ def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = ("BRA", "T
     Parameters
     ----------
     panels : sequence of (title, {method label: curve})
-        A curve holds ``time`` (T,) and ``deep`` (T, H), and optionally ``deep_truth`` (T, H),
+        A curve holds ``time`` (T,) and ``hidden`` (T, H), and optionally ``hidden_truth`` (T, H),
         ``torque`` and ``torque_reference`` (T,) (the fields of
         :func:`nmm_core.training.prediction_curves` and its saved files).
     trim : float
@@ -110,15 +110,15 @@ def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = ("BRA", "T
             row[0].plot(time, reference["torque_reference"], "k", lw=1.4, label="OpenSim ID")
         for j, (axis, muscle) in enumerate(zip(row[1:], muscles)):
             axis.set_title(f"{title}: {muscle}", fontsize=8)
-            if reference.get("deep_truth") is not None:  # recordings have no deep truth
-                axis.plot(time, reference["deep_truth"][:, j], "k", lw=1.4, label="truth")
-                axis.set_ylim(0, max(0.2, 1.15 * float(reference["deep_truth"][:, j].max())))
+            if reference.get("hidden_truth") is not None:  # recordings have no deep truth
+                axis.plot(time, reference["hidden_truth"][:, j], "k", lw=1.4, label="truth")
+                axis.set_ylim(0, max(0.2, 1.15 * float(reference["hidden_truth"][:, j].max())))
         for label, curve in curves.items():
             color, style = METHOD_STYLES.get(label, (None, "-"))
             if curve.get("torque") is not None:
                 row[0].plot(curve["time"], curve["torque"], color=color, ls=style, lw=1, label=label)
             for j, axis in enumerate(row[1:]):
-                axis.plot(curve["time"], curve["deep"][:, j], color=color, ls=style, lw=1, label=label)
+                axis.plot(curve["time"], curve["hidden"][:, j], color=color, ls=style, lw=1, label=label)
         row[0].set_title(f"{title}: torque (N m)", fontsize=8)
         for axis in row:
             axis.axvspan(time[0], time[0] + trim, color="0.9", lw=0)
@@ -270,3 +270,14 @@ def throughput_figure(throughput: Sequence[dict]):
     ax.set(xlabel="training windows per second (median)")
     fig.tight_layout()
     return fig
+
+
+def glue_scores(scores: dict, muscles: Sequence[str] = ("BRA", "TRImed")) -> None:
+    """Glue a method's held-out scores for the page's prose: ``r_<muscle>`` (pooled),
+    ``median_trial_r_<muscle>`` and ``torque_nrmse_percent`` (NaN where undefined)."""
+    from myst_nb import glue
+
+    for m in muscles:
+        glue(f"r_{m}", number(scores[m]["r"]), display=False)
+        glue(f"median_trial_r_{m}", number(scores["median_trial"][m]["r"]), display=False)
+    glue("torque_nrmse_percent", 100 * number(scores["torque"]["nrmse"]), display=False)

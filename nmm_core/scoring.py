@@ -251,7 +251,7 @@ def linear_ceiling(trials, electromechanical_delay: float, surface: Sequence[str
 def scored_trials(trials, estimates: Mapping[str, dict], electromechanical_delay: float,
                   muscles: Sequence[str] = DEEP_MUSCLES, torque_references: Mapping | None = None) -> list:
     """:class:`ScoredTrial` records of :class:`~nmm_core.trials.Trial` objects and one method's
-    ``{name: {"deep": (T, H), "torque": (T,) (optional)}}``; the reference torque is the
+    ``{name: {"hidden": (T, H), "torque": (T,) (optional)}}``; the reference torque is the
     trial's own unless ``torque_references`` gives one per name."""
     out = []
     for t in trials:
@@ -259,6 +259,6 @@ def scored_trials(trials, estimates: Mapping[str, dict], electromechanical_delay
         torque = found.get("torque")
         reference = (torque_references or {}).get(t.name, t.torque)
         out.append(ScoredTrial(t.name, t.time, t.hand_load, posture_name(t.shoulder_angle),
-                               true_excitation(t, electromechanical_delay, muscles), found["deep"],
+                               true_excitation(t, electromechanical_delay, muscles), found["hidden"],
                                None if torque is None else reference, torque))
     return out

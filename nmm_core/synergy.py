@@ -178,14 +178,14 @@ class Extrapolation:
         return np.clip(self.synergies.activations(measured) @ self.deep_weights, 0.0, 1.0)
 
     def predict(self, trials: Sequence, nominal: dict, torque: bool = True) -> dict:
-        """``{trial name: {"deep": (T, H), "torque": (T,) or None}}`` on trials (objects like
+        """``{trial name: {"hidden": (T, H), "torque": (T,) or None}}`` on trials (objects like
         :class:`nmm_core.training.TrialArrays`), new ones included: the extrapolated excitations
         and, with ``torque``, the torque :func:`model_torque` gives for them with this fit's
         strengths and delay (``nominal`` as for :func:`fit_extrapolation`)."""
         out = {}
         for a in trials:
             deep = self.deep_excitation(a.surface)
-            out[a.trial.name] = {"deep": deep, "torque": model_torque(
+            out[a.trial.name] = {"hidden": deep, "torque": model_torque(
                 a.surface, deep, a.length, a.speed, a.moment_arm, nominal, self.strength_scale, self.delay,
                 hidden=self.hidden) if torque else None}
         return out

@@ -138,6 +138,15 @@ class SubjectData:
     def delay(self) -> float:
         return self.record["electromechanical_delay_s"]
 
+    def score_rows(self, predictions: dict) -> list[tuple[str, dict]]:
+        """``(label, scores)`` of one method's ``predictions`` (:func:`score`) on all held-out
+        trials, the unseen speeds, the unseen load, and each posture pooled: the rows of the
+        subject chapters' score tables (:func:`nmm_core.plotting.score_table`)."""
+        parts = {"all held-out": self.held_out, "unseen speeds": self.arrays["test_speed"],
+                 "unseen load (2 kg)": self.arrays["test_load"]}
+        rows = [(label, score(part, predictions, self.delay)) for label, part in parts.items() if part]
+        return rows + [(f"{name} (pooled)", block) for name, block in rows[0][1]["per_posture"].items()]
+
     def duration(self, part: str = "recording") -> float:
         """Seconds of movement in ``"recording"``, ``"held_out"``, ``"train"``, ..."""
         return movement_seconds(getattr(self, part) if part in ("recording", "held_out") else self.arrays[part])
@@ -212,7 +221,7 @@ def build_black_box(window: int, backbone: str = "transformer", seed: int = 0,
     hidden = body.get_layer("deep_excitation").input
     torque = keras.layers.Dense(1, name="torque")(hidden)
     model = keras.Model(body.input, keras.layers.Reshape((window,))(torque), name="black_box")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mean_squared_error")
     return model
 
 
@@ -259,7 +268,7 @@ def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
     """Hidden (by default deep) excitations over the whole trial (overlapping windows,
     averaged) and the torque the physics block gives for them over the whole trial.
 
-    Returns ``{"deep": (T, H), "torque": (T,)}``, H the number of hidden muscles. Several
+    Returns ``{"hidden": (T, H), "torque": (T,)}``, H the number of hidden muscles. Several
     trials at once are faster with :func:`nmm_core.inference.estimate`, which this calls.
     """
     from .inference import estimate
@@ -277,8 +286,8 @@ def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_de
           hidden: Sequence[str] = DEEP_MUSCLES, muscles: Sequence[str] | None = None) -> dict:
     """Scores of predictions on a set of trials, by :func:`nmm_core.scoring.score_trials`.
 
-    ``predictions`` maps each trial's name to ``{"deep": (T, H), "torque": (T,)}``, from any
-    method, one ``"deep"`` column per muscle of ``hidden``; ``muscles`` (default: all of
+    ``predictions`` maps each trial's name to ``{"hidden": (T, H), "torque": (T,)}``, from any
+    method, one ``"hidden"`` column per muscle of ``hidden``; ``muscles`` (default: all of
     ``hidden``) are the ones scored (e.g. only the recorded ones). Returns the pooled scores
     (``{muscle: {"r", "rmse", "r_lowpass", "rmse_lowpass", "constant", "truth_constant"},
     "torque": {"rmse_Nm", "nrmse", "r2"}}``) with ``per_load``, ``per_posture``, ``per_trial``
@@ -287,7 +296,7 @@ def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_de
     hidden = hidden_muscles(hidden)
     muscles = hidden if muscles is None else tuple(muscles)
     columns = [hidden.index(m) for m in muscles]
-    selected = {name: {**p, "deep": np.asarray(p["deep"])[:, columns]} for name, p in predictions.items()}
+    selected = {name: {**p, "hidden": np.asarray(p["hidden"])[:, columns]} for name, p in predictions.items()}
     records = scoring.scored_trials([a.trial for a in arrays], selected, electromechanical_delay, muscles,
                                     {a.trial.name: a.torque for a in arrays})
     return scoring.score_trials(records, muscles)
@@ -295,14 +304,14 @@ def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_de
 
 def prediction_curves(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float,
                       hidden: Sequence[str] = DEEP_MUSCLES) -> dict:
-    """``{trial: {"time", "torque_reference", "torque", "deep", "deep_truth", "hand_load_kg",
+    """``{trial: {"time", "torque_reference", "torque", "hidden", "hidden_truth", "hand_load_kg",
     "shoulder_angle"}}``: what the figures of held-out predictions draw
     (:func:`nmm_core.plotting.held_out_figure`) and :func:`nmm_core.results.save_predictions`
     stores."""
     return {a.trial.name: {"time": a.trial.time, "torque_reference": a.torque,
                            "torque": predictions[a.trial.name].get("torque"),
-                           "deep": predictions[a.trial.name]["deep"],
-                           "deep_truth": true_deep_emg(a.trial, electromechanical_delay, hidden),
+                           "hidden": predictions[a.trial.name]["hidden"],
+                           "hidden_truth": true_deep_emg(a.trial, electromechanical_delay, hidden),
                            "hand_load_kg": np.array(a.trial.hand_load),
                            "shoulder_angle": np.array(a.trial.shoulder_angle)} for a in arrays}
 

@@ -47,9 +47,9 @@ def test_machine_describes_cores_and_versions():
 
 def test_an_isolated_run_reports_its_failure_with_the_cause():
     with pytest.raises(RuntimeError) as failure:
-        benchmark.run_isolated("mse", "tensorflow", subject="S99", quick=True, timeout=300)
+        benchmark.run_isolated("synx", "tensorflow", subject="S99", quick=True, timeout=300)
     cause = str(failure.value).splitlines()[0]  # the command line, which names S99 too, comes after
-    assert cause.startswith("mse on tensorflow failed: ValueError: ") and "has no subject 'S99'" in cause
+    assert cause.startswith("synx on tensorflow failed: ValueError: ") and "has no subject 'S99'" in cause
     assert "its subjects are S01, S02, S03, S04, S05" in cause
 
 

@@ -73,7 +73,7 @@ def test_batch_estimate_equals_eager_windows_and_the_numpy_chain(rng, model):
     got = inference.estimate(model, trials, WINDOW)
     for a, g in zip(trials, got):
         deep = eager_deep(model, a, WINDOW // 4)
-        np.testing.assert_allclose(g["deep"], deep, atol=2e-5)
+        np.testing.assert_allclose(g["hidden"], deep, atol=2e-5)
         expected = numpy_torque(model, a, deep)
         assert g["torque"].shape == (a.torque.size,)
         np.testing.assert_allclose(g["torque"], expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())

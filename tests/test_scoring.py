@@ -37,7 +37,7 @@ def _noisy_predictions(arrays, delay, rng, scale=0.02):
     out = {}
     for a in arrays:
         truth = np.column_stack([_shifted(a, m, delay) for m in ("BRA", "TRImed")])
-        out[a.trial.name] = {"deep": truth + rng.normal(scale=scale, size=truth.shape),
+        out[a.trial.name] = {"hidden": truth + rng.normal(scale=scale, size=truth.shape),
                              "torque": a.torque + rng.normal(scale=0.1, size=len(a.torque))}
     return out
 
@@ -53,7 +53,7 @@ def test_pooled_per_load_per_posture_and_per_trial_scores_equal_scipy_on_the_tri
 
     def pooled(names, j):
         truth = np.concatenate([_shifted(a, ("BRA", "TRImed")[j], delay)[kept] for a in arrays if a.trial.name in names])
-        return truth, np.concatenate([predictions[n]["deep"][kept, j] for n in names])
+        return truth, np.concatenate([predictions[n]["hidden"][kept, j] for n in names])
 
     for names, result in ((["a", "b", "c"], scores), (["a", "b"], scores["per_load"]["0"]),
                           (["a", "c"], scores["per_posture"]["hanging"]), (["c"], scores["per_trial"]["c"])):
@@ -73,8 +73,8 @@ def test_pooled_per_load_per_posture_and_per_trial_scores_equal_scipy_on_the_tri
     path = results.save_predictions(tmp_path / "p.npz", training.prediction_curves(arrays, predictions, delay))
     loaded = results.load_predictions(path)
     assert set(loaded) == {"a", "b", "c"}
-    np.testing.assert_array_equal(loaded["b"]["deep"], predictions["b"]["deep"])
-    np.testing.assert_allclose(loaded["c"]["deep_truth"][:, 0], _shifted(arrays[2], "BRA", delay))
+    np.testing.assert_array_equal(loaded["b"]["hidden"], predictions["b"]["hidden"])
+    np.testing.assert_allclose(loaded["c"]["hidden_truth"][:, 0], _shifted(arrays[2], "BRA", delay))
     assert float(loaded["c"]["hand_load_kg"]) == 2.0 and float(loaded["b"]["shoulder_angle"]) == math.pi
 
 
@@ -113,7 +113,7 @@ def test_a_constant_estimate_scores_zero_and_lowers_the_mean_instead_of_being_dr
     delay = 0.03
     arrays = [_arrays("a", 0.0, rng), _arrays("b", 2.0, rng)]
     good = _noisy_predictions(arrays, delay, rng)
-    flat = {n: {**p, "deep": np.column_stack([np.full(300, 0.05), p["deep"][:, 1]])} for n, p in good.items()}
+    flat = {n: {**p, "hidden": np.column_stack([np.full(300, 0.05), p["hidden"][:, 1]])} for n, p in good.items()}
     good_scores, flat_scores = training.score(arrays, good, delay), training.score(arrays, flat, delay)
     assert flat_scores["BRA"]["r"] == 0.0 and flat_scores["BRA"]["constant"] is True
     assert flat_scores["per_trial"]["a"]["BRA"]["r"] == 0.0 and flat_scores["median_trial"]["BRA"]["r"] == 0.0
@@ -158,7 +158,7 @@ def test_a_hidden_surface_channel_is_scored_against_its_recording(rng):
     truth = training.true_deep_emg(a.trial, 0.03, ("BRA", "TRImed", "TRIlat"))
     np.testing.assert_array_equal(truth[:, 2], a.trial.channel("TRIlat"))  # recorded EMG: no delay shift
     np.testing.assert_allclose(truth[:, 0], np.interp(a.trial.time + 0.03, a.trial.time, a.trial.truth["BRA"]))
-    predictions = {"a": {"deep": truth + 0.01, "torque": a.torque}}
+    predictions = {"a": {"hidden": truth + 0.01, "torque": a.torque}}
     scores = training.score([a], predictions, 0.03, ("BRA", "TRImed", "TRIlat"))
     assert scores["TRIlat"]["r"] == pytest.approx(1.0) and scores["TRIlat"]["rmse"] == pytest.approx(0.01)
     only = training.score([a], predictions, 0.03, ("BRA", "TRImed", "TRIlat"), muscles=("TRIlat",))
@@ -188,7 +188,7 @@ def test_the_linear_ceiling_is_perfect_when_the_truth_is_a_nonnegative_map_of_th
         x.trial.truth["BRA"][:] = x.trial.emg @ [0.3, 0.2, 0.0, 0.0] + 0.02
         x.trial.truth["TRImed"][:] = x.trial.emg @ [0.0, 0.0, 0.1, 0.4] + 0.01
     estimate = scoring.linear_ceiling([a.trial, b.trial], 0.0, ("BIClong", "BICshort", "TRIlong", "TRIlat"))
-    scores = scoring.score_trials(scoring.scored_trials([a.trial, b.trial], {n: {"deep": e} for n, e in estimate.items()}, 0.0))
+    scores = scoring.score_trials(scoring.scored_trials([a.trial, b.trial], {n: {"hidden": e} for n, e in estimate.items()}, 0.0))
     assert scores["BRA"]["r"] == pytest.approx(1.0) and scores["TRImed"]["r"] == pytest.approx(1.0)
 
 

@@ -92,7 +92,7 @@ def test_per_trial_categories_fit_each_trial_its_own_weights(rng):
     named = [SimpleNamespace(**vars(t), trial=SimpleNamespace(name=name)) for t, name in zip(trials, ("x", "y"))]
     predicted = synergy.categorised_predictions(fits, named, ["b", "zzz"], nominal)
     assert set(predicted) == {"x"}
-    np.testing.assert_array_equal(predicted["x"]["deep"], fits["b"].deep_excitation(trials[0].surface))
+    np.testing.assert_array_equal(predicted["x"]["hidden"], fits["b"].deep_excitation(trials[0].surface))
     assert set(synergy.categorised_predictions(fits["a"], named, [None, None], nominal)) == {"x", "y"}
 
 
