@@ -36,9 +36,17 @@ import time
 import tomllib
 from pathlib import Path
 
-from . import __version__
+import jupytext
+import papermill
+import yaml
+from tqdm import tqdm
+
+from . import __version__, paths
 from .benchmark import PeakMemory
-from .config import REPO_ROOT
+from .cohort import cohort_dir, cohort_path, is_complete
+from .paths import REPO_ROOT
+from .public_data import STAND_IN_SUBJECT, find_participant
+from .results import write_summary
 
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
 GENERATED = Path("book") / "_generated"
@@ -129,27 +137,16 @@ def _digest_files(paths) -> str:
 
 def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
     """The files a chapter reads, whose contents enter its fingerprint."""
-    import data_download
-
-    from .config import results_dir
-
     if chapter.inputs == "results":
-        return sorted(p for p in results_dir().glob("S*/*") if p.suffix in (".json", ".npz"))
+        return sorted(p for p in paths.results_dir().glob("S*/*") if p.suffix in (".json", ".npz"))
     if chapter.inputs == "public":
-        from .public_data import find_participant
-
         dataset = parameters["dataset"]
-        folder = find_participant(data_download.cache_dir() / dataset / "data", dataset, parameters["participant"])
+        folder = find_participant(paths.downloads_dir() / dataset / "data", dataset, parameters["participant"])
         if folder is None:  # the chapter's stand-in, from the full cohort
-            from .cohort import cohort_name
-            from .public_data import STAND_IN_SUBJECT
-
-            folder = data_download.cache_dir() / cohort_name(False) / STAND_IN_SUBJECT
+            folder = cohort_path(quick=False) / STAND_IN_SUBJECT
         return sorted(p for p in folder.rglob("*") if p.is_file())
     if chapter.inputs in ("cohort", "subject"):
-        from .cohort import cohort_name
-
-        folder = data_download.cache_dir() / cohort_name(bool(parameters.get("quick")))
+        folder = cohort_path(quick=bool(parameters.get("quick")))
         if chapter.inputs == "cohort":
             return [p for p in [folder / "cohort.json"] if p.is_file()]
         return sorted(p for p in (folder / parameters["subject"]).rglob("*") if p.is_file())
@@ -226,9 +223,6 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     the same), so one source can give several chapters (one per subject). ``inputs`` are the
     files whose contents decide, with the source, parameters and library, whether it reruns.
     """
-    import jupytext
-    import papermill
-
     source = root / "notebooks" / f"{source_name or name}.md"
     if not source.is_file():
         raise FileNotFoundError(f"Notebook source {source} is missing; expected a jupytext MyST file.")
@@ -351,8 +345,6 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
     chapters that come after the subjects. Returns ``{name: status}``: ``"executed"``,
     ``"skipped"``, ``"FAILED: <why>"`` or ``"not run: <why>"`` (and ``"results summary"``:
     ``"FAILED: <why>"`` when the summary of the subjects' results cannot be written)."""
-    from tqdm import tqdm
-
     parameters = {c.name: chapter_parameters(root, c, quick) for c in chapters}
     statuses: dict[str, str] = {}
     progress = tqdm(total=len(chapters), desc="notebooks", unit="notebook")
@@ -368,8 +360,6 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
                 if failed:
                     blocker = f"not run: {', '.join(failed)} failed"
                 else:  # every subject chapter is up to date: summarise, once per run
-                    from .results import write_summary
-
                     try:
                         write_summary(quick)
                     except ValueError as error:
@@ -396,8 +386,6 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
 def publishing_config(root: Path, repository_url: str, branch: str = "main") -> Path:
     """Write ``_build/_config.publish.yml``: the book's ``_config.yml`` plus the repository,
     issue and Binder launch buttons for ``repository_url``; return its path."""
-    import yaml
-
     settings = yaml.safe_load((root / "_config.yml").read_text())
     settings["repository"] = {"url": repository_url, "branch": branch}
     settings["launch_buttons"] = {"binderhub_url": "https://mybinder.org", "notebook_interface": "classic"}
@@ -421,6 +409,17 @@ def build_book(root: Path) -> None:
     result = subprocess.run(command, cwd=root)
     if result.returncode != 0:
         raise RuntimeError(f"the book build failed (exit {result.returncode}): {' '.join(command)}")
+
+
+def prepare_cohorts(chapters, quick: bool) -> None:
+    """Generate the cohorts the chapters read, once, before any chapter runs; the terminal gets
+    a progress bar and one summary line per cohort generated, one line per cohort found."""
+    modes = [quick] + ([False] if quick and any(c.full_cohort for c in chapters) else [])
+    for mode in modes:
+        if is_complete(cohort_path(mode), mode):
+            print(f"cohort ({'quick' if mode else 'full'}): up to date in {cohort_path(mode)}")
+        else:
+            cohort_dir(quick=mode)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -452,21 +451,15 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        from .cohort import cohort_dir
-
         with timed_step(root, "cohorts (generated or found)"):
-            cohort_dir(quick=args.quick)  # generated once here, read by every chapter
-            if args.quick and any(c.full_cohort for c in chapters):
-                cohort_dir(quick=False)
+            prepare_cohorts(chapters, args.quick)
         statuses = run_chapters(root, chapters, args.quick, args.jobs, args.force)
         failures = [f"{name}: {status}" for name, status in statuses.items() if not succeeded(status)]
     if failures:
         print("\n".join(["Failed notebooks:", *failures]), file=sys.stderr)
         return 1
     if not args.book_only:
-        from .config import results_dir
-
-        print(f"Results: {results_dir() / 'summary.json'}, {results_dir() / 'summary.csv'}")
+        print(f"Results: {paths.results_dir() / 'summary.json'}, {paths.results_dir() / 'summary.csv'}")
     if not args.no_book:
         try:
             with timed_step(root, "book build"):

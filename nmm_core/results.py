@@ -29,7 +29,8 @@ from importlib import metadata
 from pathlib import Path
 
 from . import stats
-from .config import DEEP_MUSCLES, results_dir
+from .config import DEEP_MUSCLES
+from .paths import results_dir
 
 METHODS = ("nmm", "mse")
 SCORES = {**{m: ("r", "rmse", "r_lowpass", "rmse_lowpass") for m in DEEP_MUSCLES},
