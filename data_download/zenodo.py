@@ -30,6 +30,7 @@ Nothing here runs unless a user asks for these data sets.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -42,7 +43,12 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Sequence
 
-from . import ChecksumError, DownloadError, cache_dir, file_digest
+import pooch
+import requests
+from pooch.downloaders import doi_to_repository
+from tqdm import tqdm
+
+from . import ChecksumError, DownloadError, cache_dir
 
 #: Checksums frozen after a checked download: ``<data set> <file name> md5:<hex>`` per line.
 CHECKSUM_FILE = Path(__file__).with_name("zenodo_checksums.txt")
@@ -112,7 +118,7 @@ def load_checksums(path: Path | None = None) -> dict[str, dict[str, str]]:
 
 
 def _md5(path: Path) -> str:
-    return file_digest(path, "md5")
+    return pooch.file_hash(str(path), alg="md5")
 
 
 def freeze(name: str, path: Path | None = None, cache: Path | None = None) -> list[str]:
@@ -154,14 +160,10 @@ class ResumableDownloader:
         """The HTTP address of a ``doi:<doi>/<file>`` address (via pooch and the Zenodo API)."""
         if not url.startswith("doi:"):
             return url
-        from pooch.downloaders import doi_to_repository
-
         doi, _, file_name = url[len("doi:"):].rpartition("/")
         return doi_to_repository(doi, timeout=_TIMEOUT).download_url(file_name)
 
     def __call__(self, url, output_file, pooch_obj=None, check_only=False):
-        import requests
-
         address = self.resolve(url)
         if check_only:
             return requests.head(address, timeout=_TIMEOUT, allow_redirects=True).ok
@@ -190,8 +192,6 @@ class ResumableDownloader:
         shutil.move(part, output_file)
 
     def _stream(self, response, part: Path, offset: int, total, label: str) -> None:
-        from tqdm import tqdm
-
         with open(part, "ab" if offset else "wb") as handle, \
                 tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=Path(label).name,
                      disable=not self.progress, file=sys.stderr) as bar:
@@ -201,8 +201,6 @@ class ResumableDownloader:
 
 
 def _repository(record: ZenodoDataset):
-    from pooch.downloaders import doi_to_repository
-
     return doi_to_repository(record.doi, timeout=_TIMEOUT)
 
 
@@ -246,8 +244,6 @@ def fetch_dataset(name: str, participants: Sequence[str] | None = None, *,
     members of a shared archive, are fetched or unpacked. ``accept_license`` is True, or a
     callable shown the licence that returns whether it is accepted.
     """
-    import pooch
-
     record = dataset(name)
     folder = _folder(record, cache)
     repository = _repository(record)
@@ -327,8 +323,6 @@ def _ask(message: str) -> bool:
 
 def main(argv: Iterable[str] | None = None) -> int:
     """``python -m data_download zenodo list | fetch NAME [--participants ...] | freeze NAME``."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m data_download zenodo",
                                      description="Public recordings on Zenodo (see data_download.zenodo).")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
+from scipy.interpolate import make_interp_spline
 
 from . import config
 from .config import MUSCLE_NAMES, Subject
+from .muscle import ACTIVATION_SMOOTHING, array_namespace
 
 # Attachment points of the nominal subject (m), a design of this project: arm26's muscles with
 # paths chosen so that (i) moment-arm profiles follow the published shape for each muscle
@@ -269,8 +271,6 @@ class MuscleGeometry:
 
     def _polynomial(self, coefficients, elbow_angle):
         """Evaluate per-muscle polynomials (rows highest power first) by Horner's rule."""
-        from .muscle import array_namespace
-
         x = array_namespace(elbow_angle).expand_dims(self._scaled(elbow_angle), -1)
         out = 0.0 * x + coefficients[0]
         for row in coefficients[1:]:
@@ -289,8 +289,6 @@ class MuscleGeometry:
 
     def lengthening_speed(self, elbow_angle, elbow_speed):
         """Musculotendon lengthening speeds, m/s, shape (..., 6): -r(theta) dtheta/dt."""
-        from .muscle import array_namespace
-
         xp = array_namespace(elbow_angle, elbow_speed)
         return -self.moment_arm(elbow_angle) * xp.expand_dims(elbow_speed, -1)
 
@@ -377,8 +375,6 @@ def elbow_kinematics(time, elbow_angle) -> tuple[np.ndarray, np.ndarray]:
     speed, acceleration : ndarray
         rad/s and rad/s^2, shape (T,).
     """
-    from scipy.interpolate import make_interp_spline
-
     time = np.asarray(time, dtype=float)
     angle = np.asarray(elbow_angle, dtype=float)
     if time.ndim != 1 or angle.shape != time.shape:
@@ -522,8 +518,6 @@ def use_degroote_fregly_muscles(model, rigid_tendon: bool = True,
         ``activation_dynamics_smoothing``; defaults to
         :data:`nmm_core.muscle.ACTIVATION_SMOOTHING` (De Groote 2016), not OpenSim's 0.1.
     """
-    from .muscle import ACTIVATION_SMOOTHING
-
     osim = _osim()
     osim.DeGrooteFregly2016Muscle.replaceMuscles(model)
     for i in range(model.getMuscles().getSize()):

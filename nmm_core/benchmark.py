@@ -9,14 +9,22 @@ same run, and read medians, not single runs.
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from typing import Callable, Sequence
 
 import numpy as np
+import psutil
+
+from . import synergy, training
+from .inference import StreamingEstimator, compile_for_inference, estimate
 
 from .training import SubjectData, movement_seconds, subject_data
 
@@ -26,8 +34,6 @@ from .training import SubjectData, movement_seconds, subject_data
 # --------------------------------------------------------------------------------------------
 def machine() -> dict:
     """What the figures were measured on: CPU model, usable cores, memory and versions."""
-    import psutil
-
     cpu = platform.processor() or "unknown"
     try:
         for line in open("/proc/cpuinfo"):
@@ -73,8 +79,6 @@ def training_throughput(data: SubjectData, backbone: str = "transformer", jit_co
     ``"runs_windows_per_s"``, ``"first_epoch_s"``, ``"windows_per_epoch"``, ``"error"}``;
     ``error`` is the exception text when this configuration cannot train (else None).
     """
-    from . import training
-
     n_windows = training.windows(data.arrays["train"], window, stride)[1].shape[0]
     try:
         model = training.build_model(data.learner, window, backbone=backbone, jit_compile=jit_compile)
@@ -106,8 +110,6 @@ def time_to_converge(data: SubjectData, epochs: int = 60, tolerance: float = 0.1
     """
     import keras
 
-    from . import training
-
     ends = []
 
     class Clock(keras.callbacks.Callback):
@@ -129,8 +131,6 @@ def inference_speed(model, arrays: Sequence, window: int = 64, runs: int = 5, to
     Returns ``{"seconds"`` (median), ``"movement_s"``, ``"real_time_factor"``
     (seconds of movement per second of computing), ``"first_call_s"`` (with tracing)}.
     """
-    from .inference import estimate
-
     movement = movement_seconds(arrays)
     start = time.perf_counter()
     estimate(model, arrays, window, torque=torque)
@@ -144,8 +144,6 @@ def streaming_latency(model, arrays, window: int = 64, hop: int | None = None, l
     """Feed one trial to a :class:`~nmm_core.inference.StreamingEstimator` ``hop`` samples at a
     time; time each push that runs the network. Returns ``{"median_ms", "p95_ms", "max_ms",
     "windows", "hop_ms"`` (the time between windows in the recording, the budget)}."""
-    from .inference import StreamingEstimator
-
     stream = StreamingEstimator(model, window, hop, lag)
     stream.push(arrays.features[:window])  # the first window traces the compiled function
     times = []
@@ -167,8 +165,6 @@ def synx_fit(data: SubjectData, n_synergies: int = 4, method: str = "pca", max_i
             calibrate: bool = True):
     """One SynX fit on the training trials (the subject chapter's final fit); returns the
     :class:`~nmm_core.synergy.Extrapolation` (its ``fit_seconds`` is the fit's wall time)."""
-    from . import synergy
-
     envelopes = np.vstack([a.surface for a in data.arrays["train"]])
     found = synergy.extract_synergies(envelopes, n_synergies, method)
     return synergy.fit_extrapolation(data.arrays["train"], found, data.nominal, calibrate=calibrate,
@@ -202,8 +198,6 @@ def accuracy_per_compute(data: SubjectData, epochs: Sequence[int] = (5, 10, 20, 
     ``iterations`` (SciPy ``max_nfev``). Rows: ``{"method", "setting", "train_seconds",
     "BRA_r", "TRImed_r", "torque_nrmse_pct"}``.
     """
-    from . import training
-
     rows = []
     model = training.build_model(data.learner, window, seed=seed)
     spent, done = 0.0, 0
@@ -230,8 +224,6 @@ BACKENDS = ("tensorflow", "jax")
 def backend_available(backend: str) -> bool:
     """Whether a Keras backend's library is installed (TensorFlow is; JAX is in the lock file
     but may be missing from an older environment)."""
-    import importlib.util
-
     if backend not in BACKENDS:
         raise ValueError(f"Unknown Keras backend {backend!r}; the benchmarks know {BACKENDS}.")
     return importlib.util.find_spec(backend) is not None
@@ -274,9 +266,7 @@ def _load_trained(subject: str, data: SubjectData, window: int, train_epochs: in
     trained here for ``train_epochs`` epochs; inference speed does not depend on the weights."""
     import keras
 
-    from . import config, training
-
-    saved = config.results_dir() / subject / "nmm.keras"
+    saved = paths.results_dir() / subject / "nmm.keras"
     if saved.is_file():
         try:
             return keras.saving.load_model(saved, compile=False)
@@ -288,8 +278,6 @@ def _load_trained(subject: str, data: SubjectData, window: int, train_epochs: in
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m nmm_core.benchmark",
                                      description="One benchmark on the current Keras backend, printed as JSON.")
     parser.add_argument("measure", choices=("machine", "throughput", "converge", "inference", "synx"))
@@ -312,8 +300,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.update(backbone=args.backbone, jit=args.jit, **training_throughput(
             data, args.backbone, jit, args.epochs, args.runs, args.window))
     elif args.measure == "converge":
-        from . import training
-
         result = time_to_converge(data, args.epochs, window=args.window, backbone=args.backbone, seed=args.seed,
                                   jit_compile=jit)
         scores = training.evaluate(result.pop("model"), data.held_out, args.window, data.delay)
@@ -321,8 +307,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                    held_out=_scores_row("NMM", f"{args.epochs} epochs", result["total_s"], scores))
     elif args.measure == "inference":
         import keras
-
-        from .inference import compile_for_inference
 
         model = _load_trained(args.subject, data, args.window, args.epochs)
         if jit != "auto":

@@ -17,20 +17,26 @@ mismatch.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import hashlib
 import json
 import math
 import os
+import re
+import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from time import perf_counter
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
 import numpy as np
+from scipy.interpolate import CubicSpline
+from tqdm import tqdm
 
-from . import arm_model, config, muscle, signals, storage, trials
+from . import arm_model, config, muscle, paths, signals, storage, trials
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
 
 HAND_LOADS = (0.0, 2.0, 4.0)  # kg
@@ -201,8 +207,6 @@ def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interva
     if not solution.success():
         raise RuntimeError(f"MocoInverse failed for subject {subject.name}, trial {spec}: "
                            f"{solution.getStatus()}")
-    from scipy.interpolate import CubicSpline
-
     solved_time = np.asarray(solution.getTimeMat())
     controls = np.asarray(solution.getControlsTrajectoryMat())
     control_names = list(solution.getControlNames())
@@ -294,7 +298,9 @@ MAX_TORQUE_NRMSE = 0.02
 #: overhead ones in which gravity flexes the elbow and the extensors must work.
 FULL_PLAN = (("hanging", 3.0, 0.15, 2.0), ("hanging", 2.0, 0.3, 1.8), ("hanging", 1.4, 0.2, 1.6),
              ("hanging", 1.0, 0.5, 1.9), ("overhead", 2.5, 0.3, 2.0), ("overhead", 1.4, 0.4, 1.8))
-QUICK_PLAN = (("hanging", 1.6, 0.3, 1.8), ("overhead", 1.6, 0.3, 1.8))
+#: The quick plan: two hanging trials per load (so that a real-data stand-in, which takes the
+#: empty-handed hanging trials, has one to train on and one to test) and one overhead.
+QUICK_PLAN = (("hanging", 1.6, 0.3, 1.8), ("hanging", 1.2, 0.4, 1.6), ("overhead", 1.6, 0.3, 1.8))
 #: Crosstalk into each surface electrode (rows, SURFACE_MUSCLES order) from each muscle
 #: (columns, MUSCLE_NAMES order): the two biceps heads see each other and the brachialis
 #: beneath; the two superficial triceps heads see each other and the medial head.
@@ -376,51 +382,147 @@ def mvc_trials(subject: CohortSubject, subject_index: int, seed: int = DEFAULT_S
     return out
 
 
+#: The modules whose code decides what a generated cohort contains: the cohort's fingerprint
+#: covers them (``tests/test_layers.py`` checks that they are the ones this module imports,
+#: :mod:`nmm_core.paths` aside, which only says where the cohort is kept).
+GENERATING_MODULES = ("arm_model", "cohort", "config", "muscle", "signals", "storage", "trials")
+#: The file, in the cohort's folder, that receives the solvers' output.
+LOG_FILE = "generation.log"
+
+
 def _code_fingerprint() -> str:
     digest = hashlib.sha256(str(COHORT_VERSION).encode())
-    for module in ("cohort", "arm_model", "signals", "config", "trials", "muscle"):
+    for module in GENERATING_MODULES:
         digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
     return digest.hexdigest()[:16]
 
 
 def cohort_fingerprint(quick: bool, seed: int) -> str:
-    """What a generated cohort depends on: code, seed and mode."""
+    """What a generated cohort depends on: code, seed and mode (16 hex digits)."""
     return hashlib.sha256(f"{_code_fingerprint()}|{seed}|{quick}".encode()).hexdigest()[:16]
 
 
-def _generate_trial(task) -> dict:
-    """Worker: solve, check, synthesise and write one trial; return its summary."""
-    directory, subject_index, trial_id, spec, mvc_peak, seed, fingerprint = task
-    subject = make_cohort(seed=seed)[subject_index]  # rebuilt here: records hold mappingproxies
-    truth = solve_true_excitations(subject, spec)
-    check = torque_consistency(subject, spec, truth)
+# --------------------------------------------------------------------------------------------
+# Solver output: into the cohort's log, not onto the terminal.
+# --------------------------------------------------------------------------------------------
+def _flush_all() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ctypes.CDLL(None).fflush(None)  # C and C++ libraries buffer their own output
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Append ``data`` with one system call (O_APPEND), so parallel workers do not interleave."""
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view):]
+    finally:
+        os.close(handle)
+
+
+@contextlib.contextmanager
+def _descriptors_to(target: int):
+    """Point file descriptors 1 and 2 at ``target`` meanwhile: C and C++ libraries write there."""
+    _flush_all()
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    try:
+        yield
+    finally:
+        _flush_all()
+        for descriptor, original in zip((1, 2), saved):
+            os.dup2(original, descriptor)
+            os.close(original)
+
+
+@contextlib.contextmanager
+def output_to_log(log, header: str):
+    """Send everything printed meanwhile, by Python and by C and C++ libraries, to ``log``.
+
+    Moco, CasADi and IPOPT print from C++ to file descriptors 1 and 2 whatever their verbosity
+    settings (IPOPT's banner, CasADi's timing table, Moco's objective breakdown), so the
+    descriptors themselves are redirected; ``sys.stdout`` and ``sys.stderr`` too, since they
+    need not write to those descriptors (a Jupyter kernel, pytest). The captured text is
+    appended to ``log`` in one write, after a ``--- header ---`` line.
+
+    Parameters
+    ----------
+    log : path
+        The log file; created if absent, appended to otherwise.
+    header : str
+        Names what the output belongs to (e.g. ``"S02/hanging_2kg_1"``).
+    """
+    with tempfile.TemporaryFile() as capture:
+        try:
+            # One open file behind every stream: they share its offset, so nothing overwrites.
+            with _descriptors_to(capture.fileno()), open(capture.fileno(), "w", closefd=False) as text, \
+                    contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+                yield
+        finally:
+            capture.seek(0)
+            _append(Path(log), f"--- {header} ---\n".encode() + capture.read())
+
+
+# --------------------------------------------------------------------------------------------
+# Generation.
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _TrialTask:
+    """Everything a worker process needs to make one trial (picklable)."""
+
+    directory: Path
+    subject_index: int
+    trial_id: str
+    spec: TrialSpec
+    mvc_peak: np.ndarray
+    seed: int
+    fingerprint: str
+    log: Path
+
+
+def _generate_trial(task: _TrialTask) -> dict:
+    """Worker: solve, check, synthesise and write one trial, its solver output to the log;
+    return its summary."""
+    subject = make_cohort(seed=task.seed)[task.subject_index]  # rebuilt here: records hold mappingproxies
+    with output_to_log(task.log, f"{subject.name}/{task.trial_id}"):
+        truth = solve_true_excitations(subject, task.spec)
+        check = torque_consistency(subject, task.spec, truth)
     if check["nrmse"] > MAX_TORQUE_NRMSE:
-        raise RuntimeError(f"{subject.name}/{trial_id}: muscle torque from the true activations "
+        raise RuntimeError(f"{subject.name}/{task.trial_id}: muscle torque from the true activations "
                            f"misses OpenSim ID by NRMSE {check['nrmse']:.3%} (> {MAX_TORQUE_NRMSE:.0%}).")
     time = truth["time"]
-    trial_seed = int(np.random.SeedSequence([seed, subject_index, 4, sum(map(ord, trial_id))]).generate_state(1)[0])
+    trial_seed = int(np.random.SeedSequence([task.seed, task.subject_index, 4, sum(map(ord, task.trial_id))])
+                     .generate_state(1)[0])
     raw, raw_time = _emg_from_excitation(truth["excitation"], time, subject,
-                                         crosstalk_matrix(subject_index, seed), trial_seed)
-    envelope, _ = signals.process_emg(raw, RAW_EMG_RATE, mvc_peak=mvc_peak, target_time=time - raw_time[0])
-    summary = {
-        "subject": subject.name, "trial": trial_id, "posture": spec.posture,
-        "hand_load_kg": spec.hand_load, "duration_s": spec.duration,
-        "cycle_duration_s": spec.cycle_duration, "low_angle_rad": spec.low_angle,
-        "high_angle_rad": spec.high_angle, "torque_nrmse": check["nrmse"],
-        "mean_excitation": {m: float(truth["excitation"][:, j].mean()) for j, m in enumerate(MUSCLE_NAMES)},
-        "peak_excitation": {m: float(truth["excitation"][:, j].max()) for j, m in enumerate(MUSCLE_NAMES)},
-        "fingerprint": fingerprint,
-    }
+                                         crosstalk_matrix(task.subject_index, task.seed), trial_seed)
+    envelope, _ = signals.process_emg(raw, RAW_EMG_RATE, mvc_peak=task.mvc_peak, target_time=time - raw_time[0])
+    summary = _trial_summary(subject, task, truth, check)
     trial = trials.Trial(
-        name=trial_id, subject=subject.name, time=time, elbow_angle=truth["elbow_angle"],
+        name=task.trial_id, subject=subject.name, time=time, elbow_angle=truth["elbow_angle"],
         torque=check["inverse_dynamics"], emg=envelope, emg_channels=SURFACE_MUSCLES,
-        hand_load=spec.hand_load, shoulder_angle=spec.shoulder_angle,
+        hand_load=task.spec.hand_load, shoulder_angle=task.spec.shoulder_angle,
         truth={m: truth["excitation"][:, j] for j, m in enumerate(MUSCLE_NAMES)},
         metadata={"source": "nmm virtual cohort", "summary": summary,
                   "deep_muscles": list(DEEP_MUSCLES), "raw_emg_rate_hz": RAW_EMG_RATE},
     )
-    trials.save_trial(directory, trial, raw_emg=(raw_time, raw))
+    trials.save_trial(task.directory, trial, raw_emg=(raw_time, raw))
     return summary
+
+
+def _trial_summary(subject: CohortSubject, task: _TrialTask, truth: Mapping, check: Mapping) -> dict:
+    spec, excitation = task.spec, truth["excitation"]
+    return {
+        "subject": subject.name, "trial": task.trial_id, "posture": spec.posture,
+        "hand_load_kg": spec.hand_load, "duration_s": spec.duration,
+        "cycle_duration_s": spec.cycle_duration, "low_angle_rad": spec.low_angle,
+        "high_angle_rad": spec.high_angle, "torque_nrmse": check["nrmse"],
+        "mean_excitation": {m: float(excitation[:, j].mean()) for j, m in enumerate(MUSCLE_NAMES)},
+        "peak_excitation": {m: float(excitation[:, j].max()) for j, m in enumerate(MUSCLE_NAMES)},
+        "fingerprint": task.fingerprint,
+    }
 
 
 def _subject_record(subject: CohortSubject, subject_index: int, seed: int) -> dict:
@@ -441,6 +543,61 @@ def _subject_record(subject: CohortSubject, subject_index: int, seed: int) -> di
     }
 
 
+def _chosen_subjects(everyone: Sequence[CohortSubject], subjects: Sequence[str] | None) -> list[str]:
+    names = [s.name for s in everyone]
+    chosen = names if subjects is None else list(subjects)
+    unknown = sorted(set(chosen) - set(names))
+    if unknown:
+        raise ValueError(f"Unknown subjects {unknown}; the cohort has {names}.")
+    return chosen
+
+
+def _prepare_subject(directory: Path, subject: CohortSubject, index: int, quick: bool, seed: int,
+                     fingerprint: str) -> tuple[list[dict], list[_TrialTask]]:
+    """Write a subject's record, model and MVC trials; return the summaries of its trials
+    already written with ``fingerprint`` and the tasks for the others."""
+    folder = directory / subject.name
+    folder.mkdir(exist_ok=True)
+    (folder / "subject.json").write_text(json.dumps(_subject_record(subject, index, seed), indent=1))
+    arm_model.save_model(arm_model.build_arm_model(subject.body), folder / f"{subject.name}.osim")
+    mvc = mvc_trials(subject, index, seed)
+    for kind in ("flexion", "extension"):
+        path = folder / "mvc" / f"{kind}_emg_raw.sto"
+        path.parent.mkdir(exist_ok=True)
+        storage.write_sto(path, *mvc[kind], list(SURFACE_MUSCLES), name=f"mvc_{kind}")
+    done, tasks = [], []
+    for trial_id, spec in trial_plan(index, quick, seed):
+        trial_dir = folder / "trials" / trial_id
+        summary = _existing_summary(trial_dir, fingerprint)
+        if summary is not None:
+            done.append(summary)
+        else:
+            tasks.append(_TrialTask(trial_dir, index, trial_id, spec, mvc["mvc_peak"], seed, fingerprint,
+                                    directory / LOG_FILE))
+    return done, tasks
+
+
+def _run_tasks(tasks: Sequence[_TrialTask], workers: int, bar) -> list[dict]:
+    """Generate the trials, on ``workers`` processes when more than one; update ``bar``."""
+    if workers == 1:
+        return [_tick(bar, _generate_trial(task)) for task in tasks]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_generate_trial, task) for task in tasks]
+        return [_tick(bar, future.result()) for future in as_completed(futures)]
+
+
+def _tick(bar, summary: dict) -> dict:
+    bar.update()
+    return summary
+
+
+def _write_json(path: Path, record: dict) -> None:
+    """Write ``record`` whole or not at all: a reader never sees half a ``cohort.json``."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps(record, indent=1))
+    os.replace(staging, path)
+
+
 def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,
                     workers: int | None = None, progress: bool = True,
                     subjects: Sequence[str] | None = None) -> Path:
@@ -448,65 +605,49 @@ def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,
 
     Trials already written with the current fingerprint are skipped, so an interrupted run
     resumes where it stopped; every trial folder is written atomically. Trials are solved in
-    parallel on ``workers`` processes (default: all cores). ``subjects`` restricts generation
-    to some subjects (e.g. ``["S01"]``); ``cohort.json`` then lists only those.
+    parallel on ``workers`` processes (default: all cores); the solvers' output goes to
+    ``directory/generation.log`` (:data:`LOG_FILE`), and with ``progress`` the terminal shows a
+    progress bar and one summary line. ``subjects`` restricts generation to some subjects
+    (e.g. ``["S01"]``); ``cohort.json`` then lists only those.
 
     Returns
     -------
     pathlib.Path
-        ``directory``, which then holds ``cohort.json`` and one folder per subject.
-    """
-    from tqdm import tqdm
+        ``directory``, which then holds ``cohort.json``, the log and one folder per subject.
 
+    Raises
+    ------
+    ValueError
+        If ``subjects`` names a subject the cohort does not have.
+    """
+    started = perf_counter()
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     fingerprint = cohort_fingerprint(quick, seed)
     everyone = make_cohort(seed=seed)
-    chosen = [s.name for s in everyone] if subjects is None else list(subjects)
-    unknown = sorted(set(chosen) - {s.name for s in everyone})
-    if unknown:
-        raise ValueError(f"Unknown subjects {unknown}; the cohort has {[s.name for s in everyone]}.")
-    tasks, summaries = [], []
+    chosen = _chosen_subjects(everyone, subjects)
+    directory.mkdir(parents=True, exist_ok=True)
+    summaries, tasks = [], []
     for index, subject in enumerate(everyone):
-        if subject.name not in chosen:
-            continue
-        folder = directory / subject.name
-        folder.mkdir(exist_ok=True)
-        (folder / "subject.json").write_text(json.dumps(_subject_record(subject, index, seed), indent=1))
-        arm_model.save_model(arm_model.build_arm_model(subject.body), folder / f"{subject.name}.osim")
-        mvc = mvc_trials(subject, index, seed)
-        for kind in ("flexion", "extension"):
-            path = folder / "mvc" / f"{kind}_emg_raw.sto"
-            path.parent.mkdir(exist_ok=True)
-            storage.write_sto(path, *mvc[kind], list(SURFACE_MUSCLES), name=f"mvc_{kind}")
-        for trial_id, spec in trial_plan(index, quick, seed):
-            trial_dir = folder / "trials" / trial_id
-            done = _existing_summary(trial_dir, fingerprint)
-            if done is not None:
-                summaries.append(done)
-            else:
-                tasks.append((trial_dir, index, trial_id, spec, mvc["mvc_peak"], seed, fingerprint))
-    workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(tasks), desc=f"cohort ({'quick' if quick else 'full'})", unit="trial",
-               disable=not progress)
-    if workers == 1:
-        for task in tasks:
-            summaries.append(_generate_trial(task))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for future in as_completed([pool.submit(_generate_trial, task) for task in tasks]):
-                summaries.append(future.result())
-                bar.update()
-    bar.close()
+        if subject.name in chosen:
+            done, todo = _prepare_subject(directory, subject, index, quick, seed, fingerprint)
+            summaries += done
+            tasks += todo
+    mode = "quick" if quick else "full"
+    with tqdm(total=len(tasks), desc=f"cohort ({mode})", unit="trial", disable=not (progress and tasks)) as bar:
+        try:
+            summaries += _run_tasks(tasks, workers or os.cpu_count() or 1, bar)
+        except Exception as error:
+            error.add_note(f"The solvers' output is in {directory / LOG_FILE}.")
+            raise
     summaries.sort(key=lambda s: (s["subject"], s["trial"]))
-    record = {"format": "nmm-virtual-cohort", "version": COHORT_VERSION, "seed": seed,
-              "mode": "quick" if quick else "full", "fingerprint": fingerprint,
-              "subjects": chosen,
-              "surface_muscles": list(SURFACE_MUSCLES), "deep_muscles": list(DEEP_MUSCLES),
-              "kinematics_rate_hz": KINEMATICS_RATE, "raw_emg_rate_hz": RAW_EMG_RATE,
-              "trials": summaries}
-    (directory / "cohort.json").write_text(json.dumps(record, indent=1))
+    _write_json(directory / "cohort.json", {
+        "format": "nmm-virtual-cohort", "version": COHORT_VERSION, "seed": seed, "mode": mode,
+        "fingerprint": fingerprint, "subjects": chosen,
+        "surface_muscles": list(SURFACE_MUSCLES), "deep_muscles": list(DEEP_MUSCLES),
+        "kinematics_rate_hz": KINEMATICS_RATE, "raw_emg_rate_hz": RAW_EMG_RATE, "trials": summaries})
+    if progress:
+        print(f"cohort ({mode}): {len(tasks)} trials solved, {len(summaries) - len(tasks)} already there, "
+              f"{perf_counter() - started:.0f} s; in {directory} (solver output: {LOG_FILE})")
     return directory
 
 
@@ -519,47 +660,95 @@ def _existing_summary(trial_dir: Path, fingerprint: str) -> dict | None:
     return summary if summary.get("fingerprint") == fingerprint else None
 
 
+# --------------------------------------------------------------------------------------------
+# The cohorts' home: <data dir>/generated/<name>-seed<seed>-<fingerprint>/.
+# --------------------------------------------------------------------------------------------
+_HOME_NAME = re.compile(r"(?P<name>virtual-cohort(?:-quick)?)-seed(?P<seed>\d+)-(?P<fingerprint>[0-9a-f]{16})")
+
+
 def cohort_name(quick: bool = False) -> str:
-    """Name of the cohort's entry in :mod:`data_download`."""
+    """Name of the cohort (``virtual-cohort`` or ``virtual-cohort-quick``), as
+    ``python -m data_download fetch`` knows it."""
     return "virtual-cohort-quick" if quick else "virtual-cohort"
 
 
-def cohort_dir(quick: bool = False, seed: int = DEFAULT_SEED) -> Path:
-    """Folder of the default cohort in the data cache, generated first if absent or stale.
+def cohort_path(quick: bool = False, seed: int = DEFAULT_SEED) -> Path:
+    """Folder of the cohort that this code generates for ``quick`` and ``seed``, whether or not
+    it exists: ``<data dir>/generated/<name>-seed<seed>-<fingerprint>``.
 
-    A cohort generated by other code or another seed (its ``cohort.json`` fingerprint differs)
-    is regenerated; the old copy is removed only once the new one is complete.
+    A cohort made by other code has another fingerprint, hence another folder: changing the
+    generating code (:data:`GENERATING_MODULES`) gives a new cohort and leaves the old one in
+    place (``python -m data_download prune`` removes it).
     """
-    import shutil
+    return paths.generated_dir() / f"{cohort_name(quick)}-seed{seed}-{cohort_fingerprint(quick, seed)}"
 
-    import data_download
 
-    if seed != DEFAULT_SEED:
-        raise ValueError(f"The cached cohort uses seed {DEFAULT_SEED}; for seed {seed}, call "
-                         "generate_cohort(directory, seed=seed) with a folder of your choice.")
-    name = cohort_name(quick)
-    path = data_download.fetch(name, progress=True)
-    expected = cohort_fingerprint(quick, seed)
+def _record(directory: Path) -> dict | None:
     try:
-        found = json.loads((path / "cohort.json").read_text()).get("fingerprint")
+        return json.loads((Path(directory) / "cohort.json").read_text())
     except (OSError, ValueError):
-        found = None
-    if found == expected:
-        return path
-    stale = path.with_name(f".{name}.stale-{found}")
-    os.replace(path, stale)
-    try:
-        path = data_download.fetch(name, progress=True)
-    except BaseException:
-        if not path.exists():
-            os.replace(stale, path)  # keep what the user had if regeneration fails
-        raise
-    shutil.rmtree(stale, ignore_errors=True)
-    return path
+        return None
+
+
+def is_complete(directory, quick: bool = False, seed: int = DEFAULT_SEED) -> bool:
+    """Whether ``directory`` holds the whole cohort (every subject) made by this code for
+    ``quick`` and ``seed``."""
+    record = _record(directory)
+    return (record is not None and record.get("fingerprint") == cohort_fingerprint(quick, seed)
+            and record.get("subjects") == [s.name for s in make_cohort(seed=seed)])
+
+
+def cohort_dir(quick: bool = False, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
+    """Folder of the cohort for ``quick`` and ``seed`` (:func:`cohort_path`), generated or
+    completed first when it is not complete (a progress bar and a summary line if ``progress``)."""
+    directory = cohort_path(quick, seed)
+    if not is_complete(directory, quick, seed):
+        generate_cohort(directory, quick=quick, seed=seed, progress=progress)
+    return directory
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedCohort:
+    """A cohort folder in the data cache.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    name : str
+        ``virtual-cohort`` or ``virtual-cohort-quick``.
+    seed : int
+    current : bool
+        Made by this code (its fingerprint is today's); a stale cohort is never read again.
+    complete : bool
+        Generation finished (``cohort.json`` written); an incomplete current cohort is resumed
+        by :func:`cohort_dir`.
+    """
+
+    path: Path
+    name: str
+    seed: int
+    current: bool
+    complete: bool
+
+
+def generated_cohorts() -> list[GeneratedCohort]:
+    """Every cohort folder under ``<data dir>/generated``, current and stale, by name."""
+    found = []
+    folder = paths.generated_dir()
+    for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+        match = _HOME_NAME.fullmatch(path.name)
+        if match is None or not path.is_dir():
+            continue
+        quick, seed = match["name"] == cohort_name(True), int(match["seed"])
+        current = match["fingerprint"] == cohort_fingerprint(quick, seed)
+        found.append(GeneratedCohort(path, match["name"], seed, current,
+                                     _record(path) is not None))
+    return found
 
 
 def load_cohort(directory=None, quick: bool = False) -> dict[str, list]:
-    """All trials of a generated cohort, ``{subject: [Trial, ...]}`` (generated if absent)."""
+    """All trials of a generated cohort, ``{subject: [Trial, ...]}``; by default the cohort of
+    :func:`cohort_dir` (generated if absent)."""
     directory = Path(directory) if directory is not None else cohort_dir(quick)
     record_path = directory / "cohort.json"
     if not record_path.is_file():

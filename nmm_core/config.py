@@ -1,4 +1,4 @@
-"""Constants of the arm model, the subject record, and the project's paths.
+"""Constants of the arm model and the subject record.
 
 Everything a user may want to change about a subject lives in :class:`Subject`, a small
 immutable record validated when it is made. The nominal muscle and body properties are those
@@ -10,31 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-# --------------------------------------------------------------------------------------------
-# Paths: one place for every folder the project reads or writes.
-# --------------------------------------------------------------------------------------------
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def data_dir() -> Path:
-    """Folder for generated and downloaded data; ``NMM_DATA_DIR`` overrides the default.
-
-    Returns
-    -------
-    pathlib.Path
-        ``$NMM_DATA_DIR`` if set, else ``<repository>/data``. Not created here.
-    """
-    return Path(os.environ.get("NMM_DATA_DIR", REPO_ROOT / "data")).expanduser()
-
-
-def results_dir() -> Path:
-    """Folder for results files (``NMM_RESULTS_DIR`` overrides ``<repository>/results``)."""
-    return Path(os.environ.get("NMM_RESULTS_DIR", REPO_ROOT / "results")).expanduser()
+# The folders are defined in nmm_core.paths (outside the cohort's fingerprint); the names stay
+# reachable here because notebooks and callers use config.results_dir() and config.REPO_ROOT.
+from .paths import REPO_ROOT, data_dir, results_dir  # noqa: F401
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ import numpy as np
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
 from .public_data import (_fail, common_span, column_name, elbow_in_range, fill_short_gaps, read_table,
                           scaled_subject)
+from .storage import read_sto
 from .trials import Trial, TrialFormatError, save_trial
 
 METADATA_FILE = "recordings.json"
@@ -54,8 +55,6 @@ def _table(path: Path, time_column: str) -> tuple[np.ndarray, dict, list[str]]:
     if not path.is_file():
         _fail(path, "the file named in recordings.json is missing", "check the file name in 'trials'")
     if path.suffix.lower() in (".sto", ".mot"):
-        from .storage import read_sto
-
         series = read_sto(path)
         columns = {label: np.array(series.data[:, j], dtype=float) for j, label in enumerate(series.labels)}
         if series.in_degrees:

@@ -48,7 +48,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import config
+from .arm_model import (_osim, build_arm_model, fit_model_geometry, fit_muscle_geometry, inverse_dynamics,
+                        inverse_dynamics_of_model, save_model)
 from .config import DEEP_MUSCLES, SURFACE_MUSCLES, Subject
+from .signals import envelope
 from .trials import Trial, TrialFormatError
 
 #: The full virtual cohort's subject that stands in for a public data set whose files are not
@@ -380,8 +383,6 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
     if model == "scaled":
         reference = _scaled_model_torque(participant_dir, time, coordinates, elbow_key, osim_model)
     elif model == "package":
-        from .arm_model import inverse_dynamics
-
         subject = subject or upper_limb_subject(participant_dir)
         reference = inverse_dynamics(subject, time, elbow, shoulder_angle=float(np.clip(shoulder, 0.0, math.pi)))
     else:
@@ -400,8 +401,6 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
 
 
 def _scaled_model_torque(participant_dir: Path, time, coordinates: dict, elbow_key: str, osim_model=None):
-    from .arm_model import _osim, inverse_dynamics_of_model
-
     path = participant_dir / "scaledModel.osim"
     if osim_model is None:
         if not path.is_file():
@@ -434,8 +433,6 @@ def load_upper_limb_participant(participant_dir, model: str = "scaled", tasks: S
     upper_limb_participant_info(participant_dir)
     osim_model = None
     if model == "scaled":
-        from .arm_model import _osim
-
         path = participant_dir / "scaledModel.osim"
         if not path.is_file():
             _fail(path, "the participant's scaled model is missing",
@@ -450,8 +447,6 @@ def upper_limb_geometry(participant_dir, shoulder_angle: float = 0.0, model: str
     """Muscle geometry for the learner: lengths and moment arms of the six arm26 muscles from
     the participant's scaled model (shoulder elevation held at ``shoulder_angle``), or from
     this package's arm scaled to the participant."""
-    from .arm_model import _osim, fit_model_geometry, fit_muscle_geometry
-
     participant_dir = Path(participant_dir)
     if model == "package":
         return fit_muscle_geometry(upper_limb_subject(participant_dir), shoulder_angle)
@@ -468,8 +463,6 @@ def write_upper_limb_layout(folder, participant: str, trials: Sequence[Trial], s
     """Write trials in the upper-limb-torque layout (``<folder>/<participant>/...``), with the
     deep muscles' excitations as their recorded channels and this package's arm as the scaled
     model; the other EMG columns of the layout are zeros. Returns the participant folder."""
-    from .arm_model import build_arm_model, save_model
-
     root = Path(folder) / participant
     root.mkdir(parents=True, exist_ok=True)
     (root / f"{participant}.json").write_text(json.dumps(
@@ -538,8 +531,6 @@ def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.
     The rate is not stated with the files: ``rate`` is assumed and checked (the elbow must move
     at 0.05 to 3 Hz, as flexion-extension does), and the angle's unit is inferred.
     """
-    from .signals import envelope
-
     path = Path(path)
     match = ELBOW_FILE_PATTERN.match(path.name)
     if not match:
@@ -591,8 +582,6 @@ def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE)
     Biceps (ch1) feeds BIClong and BICshort, triceps (ch2) TRIlong and TRIlat; envelopes are
     normalised by the subject's largest over all its files (the data set has no MVC trial).
     """
-    from .arm_model import inverse_dynamics
-
     folder = Path(folder)
     subject = elbow_subject(folder)
     files = sorted(p for p in folder.glob("*.txt") if (m := ELBOW_FILE_PATTERN.match(p.name))

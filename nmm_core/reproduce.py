@@ -34,13 +34,21 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import time
 import threading
+import time
 import tomllib
 from pathlib import Path
 
-from . import __version__
-from .config import REPO_ROOT
+import jupytext
+import papermill
+import yaml
+from tqdm import tqdm
+
+from . import __version__, paths
+from .cohort import cohort_dir, cohort_path, is_complete
+from .paths import REPO_ROOT
+from .public_data import STAND_IN_SUBJECT, find_participant
+from .results import write_summary
 
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
 GENERATED = Path("book") / "_generated"
@@ -67,8 +75,6 @@ class Chapter:
         ``"public"`` (a public data set's participant, else the stand-in's cohort subject).
     after_subjects : bool
         Runs once every subject chapter has succeeded.
-    full_cohort : bool
-        Reads the full virtual cohort even in a quick run (generated before the chapters run).
     """
 
     name: str
@@ -76,7 +82,6 @@ class Chapter:
     parameters: dict
     inputs: str = ""
     after_subjects: bool = False
-    full_cohort: bool = False
 
 
 #: Every chapter of the book, in the order of the table of contents.
@@ -87,9 +92,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     *(Chapter(f"nmm_{s}", "nmm_subject", {"subject": s}, "subject") for s in SUBJECTS),
     *(Chapter(f"mse_{s}", "mse_subject", {"subject": s}, "subject") for s in SUBJECTS),
     Chapter("own_data", "own_data", {}, "cohort"),
-    Chapter("real_upper_limb", "real_data", {"dataset": "upper-limb-torque", "participant": "S01"}, "public",
-            full_cohort=True),
-    Chapter("real_elbow", "real_data", {"dataset": "emg-elbow", "participant": ""}, "public", full_cohort=True),
+    Chapter("real_upper_limb", "real_data", {"dataset": "upper-limb-torque", "participant": "S01"}, "public"),
+    Chapter("real_elbow", "real_data", {"dataset": "emg-elbow", "participant": ""}, "public"),
     Chapter("comparison", "comparison", {}, "results", after_subjects=True),
     # Timings of the machine: it reads one subject's data, not the subjects' results, so a
     # changed subject does not re-time the machine; it runs last, on an otherwise idle machine.
@@ -244,27 +248,16 @@ def _digest_files(paths) -> str:
 
 def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
     """The files a chapter reads, whose contents enter its fingerprint."""
-    import data_download
-
-    from .config import results_dir
-
     if chapter.inputs == "results":
-        return sorted(p for p in results_dir().glob("S*/*") if p.suffix in (".json", ".npz"))
+        return sorted(p for p in paths.results_dir().glob("S*/*") if p.suffix in (".json", ".npz"))
     if chapter.inputs == "public":
-        from .public_data import find_participant
-
         dataset = parameters["dataset"]
-        folder = find_participant(data_download.cache_dir() / dataset / "data", dataset, parameters["participant"])
-        if folder is None:  # the chapter's stand-in, from the full cohort
-            from .cohort import cohort_name
-            from .public_data import STAND_IN_SUBJECT
-
-            folder = data_download.cache_dir() / cohort_name(False) / STAND_IN_SUBJECT
+        folder = find_participant(paths.downloads_dir() / dataset / "data", dataset, parameters["participant"])
+        if folder is None:  # the chapter's stand-in, from the cohort of the run's mode
+            folder = cohort_path(quick=bool(parameters.get("quick"))) / STAND_IN_SUBJECT
         return sorted(p for p in folder.rglob("*") if p.is_file())
     if chapter.inputs in ("cohort", "subject"):
-        from .cohort import cohort_name
-
-        folder = data_download.cache_dir() / cohort_name(bool(parameters.get("quick")))
+        folder = cohort_path(quick=bool(parameters.get("quick")))
         if chapter.inputs == "cohort":
             return [p for p in [folder / "cohort.json"] if p.is_file()]
         return sorted(p for p in (folder / parameters["subject"]).rglob("*") if p.is_file())
@@ -342,9 +335,6 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     the same), so one source can give several chapters (one per subject). ``inputs`` are the
     files whose contents decide, with the source, parameters and library, whether it reruns.
     """
-    import jupytext
-    import papermill
-
     source = root / "notebooks" / f"{source_name or name}.md"
     if not source.is_file():
         raise FileNotFoundError(f"Notebook source {source} is missing; expected a jupytext MyST file.")
@@ -467,8 +457,6 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
     chapters that come after the subjects. Returns ``{name: status}``: ``"executed"``,
     ``"skipped"``, ``"FAILED: <why>"`` or ``"not run: <why>"`` (and ``"results summary"``:
     ``"FAILED: <why>"`` when the summary of the subjects' results cannot be written)."""
-    from tqdm import tqdm
-
     parameters = {c.name: chapter_parameters(root, c, quick) for c in chapters}
     statuses: dict[str, str] = {}
     progress = tqdm(total=len(chapters), desc="notebooks", unit="notebook")
@@ -484,8 +472,6 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
                 if failed:
                     blocker = f"not run: {', '.join(failed)} failed"
                 else:  # every subject chapter is up to date: summarise, once per run
-                    from .results import write_summary
-
                     try:
                         write_summary(quick)
                     except ValueError as error:
@@ -512,8 +498,6 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
 def publishing_config(root: Path, repository_url: str, branch: str = "main") -> Path:
     """Write ``_build/_config.publish.yml``: the book's ``_config.yml`` plus the repository,
     issue and Binder launch buttons for ``repository_url``; return its path."""
-    import yaml
-
     settings = yaml.safe_load((root / "_config.yml").read_text())
     settings["repository"] = {"url": repository_url, "branch": branch}
     settings["launch_buttons"] = {"binderhub_url": "https://mybinder.org", "notebook_interface": "classic"}
@@ -537,6 +521,16 @@ def build_book(root: Path) -> None:
     result = subprocess.run(command, cwd=root)
     if result.returncode != 0:
         raise RuntimeError(f"the book build failed (exit {result.returncode}): {' '.join(command)}")
+
+
+def prepare_cohort(quick: bool) -> None:
+    """Generate the run's cohort (every chapter, the real-data stand-ins included, reads the
+    cohort of the run's mode) once, before any chapter runs; the terminal gets a progress bar
+    and one summary line when it is generated, one line when it is found up to date."""
+    if is_complete(cohort_path(quick), quick):
+        print(f"cohort ({'quick' if quick else 'full'}): up to date in {cohort_path(quick)}")
+    else:
+        cohort_dir(quick=quick)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -568,21 +562,15 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        from .cohort import cohort_dir
-
         with timed_step(root, "cohorts (generated or found)"):
-            cohort_dir(quick=args.quick)  # generated once here, read by every chapter
-            if args.quick and any(c.full_cohort for c in chapters):
-                cohort_dir(quick=False)
+            prepare_cohort(args.quick)
         statuses = run_chapters(root, chapters, args.quick, args.jobs, args.force)
         failures = [f"{name}: {status}" for name, status in statuses.items() if not succeeded(status)]
     if failures:
         print("\n".join(["Failed notebooks:", *failures]), file=sys.stderr)
         return 1
     if not args.book_only:
-        from .config import results_dir
-
-        print(f"Results: {results_dir() / 'summary.json'}, {results_dir() / 'summary.csv'}")
+        print(f"Results: {paths.results_dir() / 'summary.json'}, {paths.results_dir() / 'summary.csv'}")
     if not args.no_book:
         try:
             with timed_step(root, "book build"):

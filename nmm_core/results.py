@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from . import stats
-from .config import DEEP_MUSCLES, results_dir
+from .config import DEEP_MUSCLES
 from .files import atomic_path, atomic_write
+from .paths import results_dir
 
 METHODS = ("nmm", "mse")
 SCORES = {**{m: ("r", "rmse", "r_lowpass", "rmse_lowpass") for m in DEEP_MUSCLES},

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 from scipy.optimize import least_squares, nnls
+from scipy.sparse import lil_matrix
 
 from . import muscle
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, excitation_order, hidden_muscles
@@ -382,8 +383,6 @@ class _SynXProblem:
         constants) after it, and its own residual excitations; the weights of a category move
         its trials' torque and deep excitations; strengths and delay move every torque.
         """
-        from scipy.sparse import lil_matrix
-
         n_trials, length, n_measured = len(self.lengths), self.length_max, len(self.measured)
         n_hidden, block = self.n_hidden, self.n_hidden * self.k
         n_torque, n_deep = n_trials * length, n_trials * length * n_hidden

@@ -15,7 +15,9 @@ from typing import Sequence
 import numpy as np
 
 from . import metrics, scoring
+from .arm_model import fit_muscle_geometry
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject, hidden_muscles
+from .inference import estimate, window_starts
 from .trials import Trial
 
 FEATURES = ("elbow_angle", "elbow_speed", "hand_load", "shoulder_angle", *SURFACE_MUSCLES)
@@ -52,8 +54,6 @@ def prepare(trials: Sequence[Trial], subject: Subject, hidden: Sequence[str] = D
     leave-one-channel-out tests. ``geometry(shoulder_angle)`` may give the muscle geometry
     instead (e.g. :func:`nmm_core.public_data.upper_limb_geometry` of a participant's model).
     """
-    from .arm_model import fit_muscle_geometry
-
     hidden = hidden_muscles(hidden)
     geometries = {}
     out = []
@@ -79,8 +79,6 @@ def prepare(trials: Sequence[Trial], subject: Subject, hidden: Sequence[str] = D
 
 def windows(arrays: Sequence[TrialArrays], window: int, stride: int) -> tuple[dict, np.ndarray]:
     """Sliding windows over every trial: inputs dict of (N, window, ...) and torque (N, window)."""
-    from .inference import window_starts
-
     parts, targets = {k: [] for k in ("features", "surface", "length", "speed", "moment_arm")}, []
     for a in arrays:
         n = a.torque.size
@@ -189,7 +187,7 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     ``trainable_parameters=False`` for the diagnosis with the subject's true physics."""
     import keras
 
-    from .network import NMM, MusclePhysics, make_backbone
+    from .network import NMM, MusclePhysics, make_backbone  # network imports Keras at once: only when needed
 
     keras.utils.set_random_seed(seed)
     props = [subject.muscle(m) for m in MUSCLE_NAMES]
@@ -214,7 +212,7 @@ def build_black_box(window: int, backbone: str = "transformer", seed: int = 0,
     """
     import keras
 
-    from .network import make_backbone
+    from .network import make_backbone  # network imports Keras at once: only when needed
 
     keras.utils.set_random_seed(seed)
     body = make_backbone(backbone, window, len(FEATURES))
@@ -259,8 +257,6 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
 
 def _overlapping_starts(n: int, window: int) -> list[int]:
     """Start indices of windows overlapping by three quarters that cover n samples."""
-    from .inference import window_starts
-
     return window_starts(n, window, max(1, window // 4))
 
 
@@ -271,8 +267,6 @@ def predict_trial(model, arrays: TrialArrays, window: int) -> dict:
     Returns ``{"hidden": (T, H), "torque": (T,)}``, H the number of hidden muscles. Several
     trials at once are faster with :func:`nmm_core.inference.estimate`, which this calls.
     """
-    from .inference import estimate
-
     return estimate(model, [arrays], window)[0]
 
 
@@ -318,8 +312,6 @@ def prediction_curves(arrays: Sequence[TrialArrays], predictions: dict, electrom
 
 def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanical_delay: float) -> dict:
     """:func:`score` of an NMM on a set of trials, plus its ``"predictions"`` per trial."""
-    from .inference import estimate
-
     predictions = {a.trial.name: p for a, p in zip(arrays, estimate(model, arrays, window))}
     return {**score(arrays, predictions, electromechanical_delay, model.physics.hidden), "predictions": predictions}
 
@@ -327,7 +319,7 @@ def evaluate(model, arrays: Sequence[TrialArrays], window: int, electromechanica
 def true_parameters(record: dict) -> dict:
     """The subject's true values of the NMM's parameters (virtual cohort only), in the layout
     of :meth:`nmm_core.network.MusclePhysics.identified_parameters`."""
-    from .network import GROUP_NAMES
+    from .network import GROUP_NAMES  # network imports Keras at once: only when needed
 
     constant = lambda value: {g: value for g in GROUP_NAMES}  # noqa: E731
     return {
@@ -348,7 +340,7 @@ def true_physics(record: dict) -> dict:
 
     Reads the truth: for the diagnosis "is the loss in the parameters or in the network?" only.
     """
-    from .network import LEVEL_NAMES, PARAMETER_BOUNDS
+    from .network import LEVEL_NAMES, PARAMETER_BOUNDS  # network imports Keras at once: only when needed
 
     out = {}
     for name, values in true_parameters(record).items():

@@ -27,6 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import config
+from .arm_model import elbow_kinematics
 from .config import MUSCLE_NAMES
 from .storage import read_sto, write_sto
 
@@ -88,8 +89,6 @@ class Trial:
     @property
     def elbow_speed(self) -> np.ndarray:
         """rad/s, shape (T,), from a quintic spline through the angle."""
-        from .arm_model import elbow_kinematics
-
         return elbow_kinematics(self.time, self.elbow_angle)[0]
 
     def channel(self, muscle: str) -> np.ndarray:

@@ -1,4 +1,12 @@
-"""The virtual cohort's truth: seeded subjects, and Moco excitations consistent with OpenSim ID."""
+"""The virtual cohort's truth: seeded subjects, and Moco excitations consistent with OpenSim ID;
+its home in the data folder, and a quiet generation."""
+
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,11 +52,58 @@ def test_moco_truth_reproduces_inverse_dynamics_and_loads_the_deep_muscle(postur
 
 
 @pytest.fixture(scope="module")
-def small_cohort(tmp_path_factory):
-    """The quick cohort of one subject, generated as a user would (two worker processes)."""
+def small_cohort_run(tmp_path_factory):
+    """The quick cohort of one subject, generated as a user would (two worker processes, a
+    progress bar) in a subprocess whose terminal output is kept: ``(folder, completed run)``."""
     directory = tmp_path_factory.mktemp("cohort")
-    cohort.generate_cohort(directory, quick=True, subjects=["S02"], progress=False)
-    return directory
+    code = ("import sys; from nmm_core import cohort; "
+            "cohort.generate_cohort(sys.argv[1], quick=True, subjects=['S02'], workers=2)")
+    run = subprocess.run([sys.executable, "-c", code, str(directory)], capture_output=True, text=True,
+                         timeout=1200)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return directory, run
+
+
+@pytest.fixture(scope="module")
+def small_cohort(small_cohort_run):
+    return small_cohort_run[0]
+
+
+#: What IPOPT, CasADi and Moco print around a solve, whatever their verbosity settings.
+SOLVER_TEXT = ("Ipopt", "EXIT:", "Number of Iterations", "t_proc", "Breakdown of objective")
+
+
+@pytest.mark.opensim
+def test_generation_shows_a_progress_bar_and_one_line_and_logs_the_solvers(small_cohort_run):
+    directory, run = small_cohort_run
+    terminal = run.stdout + run.stderr
+    assert [text for text in SOLVER_TEXT if text in terminal] == []
+    n_trials = len(cohort.HAND_LOADS) * len(cohort.QUICK_PLAN)
+    assert run.stdout.count("\n") == 1 and f"cohort (quick): {n_trials} trials solved" in run.stdout
+    assert f"{n_trials}/{n_trials}" in run.stderr  # the progress bar's last state
+    log = (directory / cohort.LOG_FILE).read_text()
+    assert "This program contains Ipopt" in log and "Breakdown of objective" in log
+    assert sorted(line for line in log.splitlines() if line.startswith("--- ")) == sorted(
+        f"--- S02/{trial_id} ---" for trial_id, _ in cohort.trial_plan(1, quick=True))
+
+
+def test_output_of_c_libraries_goes_to_the_log(capfd, tmp_path):
+    libc = ctypes.CDLL(None)
+    log = tmp_path / "solver.log"
+    with cohort.output_to_log(log, "first"):
+        print("from Python")
+        libc.printf(b"from C, still in its buffer")  # no newline: only a flush writes it
+        os.write(2, b"from descriptor 2\n")
+    print("after")
+    out, err = capfd.readouterr()
+    assert (out, err) == ("after\n", "")
+    text = log.read_text()
+    assert text.startswith("--- first ---\n")
+    for line in ("from Python", "from C, still in its buffer", "from descriptor 2"):
+        assert line in text
+    with cohort.output_to_log(log, "second"):
+        os.write(1, b"again\n")
+    assert log.read_text().endswith("--- second ---\nagain\n")
 
 
 @pytest.mark.opensim
@@ -97,3 +152,31 @@ def test_rerun_skips_finished_trials(small_cohort):
     assert {p: p.stat().st_mtime_ns for p in marks} == marks
     with pytest.raises(ValueError, match="Unknown subjects"):
         cohort.generate_cohort(small_cohort, quick=True, subjects=["S09"], progress=False)
+
+
+def test_the_fingerprint_follows_the_generating_code_only(tmp_path, monkeypatch):
+    """A copy of the package: editing a generating module changes the fingerprint (a new
+    cohort), editing where files live (paths) or an unrelated module does not."""
+    copy = tmp_path / "nmm_core"
+    shutil.copytree(Path(cohort.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cohort, "__file__", str(copy / "cohort.py"))
+    original = cohort.cohort_fingerprint(True, 1)
+    assert cohort.cohort_fingerprint(False, 1) != original != cohort.cohort_fingerprint(True, 2)
+    for module in ("paths", "plotting", "training"):
+        with open(copy / f"{module}.py", "a") as handle:
+            handle.write("# edited\n")
+        assert cohort.cohort_fingerprint(True, 1) == original, module
+    for module in cohort.GENERATING_MODULES:
+        before = cohort.cohort_fingerprint(True, 1)
+        with open(copy / f"{module}.py", "a") as handle:
+            handle.write("# edited\n")
+        assert cohort.cohort_fingerprint(True, 1) != before, module
+
+
+def test_the_cohort_lives_in_the_data_folder_under_its_fingerprint(monkeypatch, tmp_path):
+    monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path))
+    home = cohort.cohort_path(quick=True)
+    assert home == tmp_path / "generated" / f"virtual-cohort-quick-seed2025-{cohort.cohort_fingerprint(True, 2025)}"
+    assert cohort.cohort_path(quick=False, seed=7).name.startswith("virtual-cohort-seed7-")
+    assert not cohort.is_complete(home, quick=True)
+    assert cohort.generated_cohorts() == []

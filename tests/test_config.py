@@ -44,11 +44,6 @@ def test_subject_is_immutable():
         config.NOMINAL_SUBJECT.forearm_mass_scale = 2.0
 
 
-def test_data_dir_override(monkeypatch, tmp_path):
-    monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path))
-    assert config.data_dir() == tmp_path
-
-
 def test_hidden_muscles_and_the_excitation_order():
     import numpy as np
 

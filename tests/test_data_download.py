@@ -1,6 +1,7 @@
 """data_download: downloads from a local HTTP server only; the network is never touched."""
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -8,9 +9,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pooch
 import pytest
 
 import data_download as dd
+from nmm_core import cohort
 
 GOOD = b"time,activation\n0.0,0.1\n0.1,0.2\n" * 100
 OTHER = b"something else entirely\n"
@@ -67,8 +70,6 @@ def server(monkeypatch):
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path / "data"))
-    # Generated entries registered elsewhere must not leak into these tests.
-    monkeypatch.setattr(dd, "_GENERATED", {})
     return tmp_path / "data" / "downloads"
 
 
@@ -96,11 +97,11 @@ def listing(folder: Path):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_cache_dir_env_override(monkeypatch, tmp_path):
+def test_downloads_live_under_the_one_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path))
     assert dd.cache_dir() == tmp_path / "downloads"
     monkeypatch.delenv("NMM_DATA_DIR")
-    assert dd.cache_dir() != tmp_path / "downloads"
+    assert dd.cache_dir() == Path(pooch.os_cache("nmm")) / "downloads"
 
 
 def test_packaged_registry_parses():
@@ -159,6 +160,8 @@ def test_verify_statuses(registry, cache):
         "changed.csv": "missing",
         "good.csv": "ok",
         "truncated.csv": "missing",
+        "virtual-cohort": "missing",
+        "virtual-cohort-quick": "missing",
     }
     (cache / "good.csv").write_bytes(GOOD + b"tampered")
     assert dd.verify(["good.csv"], registry=registry) == [("good.csv", "mismatch")]
@@ -190,40 +193,48 @@ def test_duplicate_registry_name(tmp_path):
         dd.load_registry(write_registry(tmp_path / "r.txt", [line, line]))
 
 
-def test_generated_entry_runs_once(tmp_path, cache):
-    calls = []
-
-    def make_cohort(target: Path) -> Path:
-        calls.append(target)
-        out = target / "cohort.csv"
-        out.write_text("subject,mass\n1,70\n")
-        return out
-
-    dd.register_generated("virtual-cohort", make_cohort, "synthetic subjects")
-    reg = write_registry(tmp_path / "empty.txt", [])
-    assert dd.verify("virtual-cohort", registry=reg) == [("virtual-cohort", "missing")]
-    first = dd.fetch("virtual-cohort", registry=reg)
-    assert first == cache / "virtual-cohort" / "cohort.csv"
-    assert first.read_text().startswith("subject")
-    assert dd.fetch("virtual-cohort", registry=reg) == first
-    assert len(calls) == 1
-    assert dd.verify(registry=reg) == [("virtual-cohort", "ok")]
-    assert [e.name for e in dd.list_entries(reg)] == ["virtual-cohort"]
-    with pytest.raises(ValueError, match="already registered"):
-        dd.register_generated("virtual-cohort", make_cohort)
-    with pytest.raises(TypeError, match="callable"):
-        dd.register_generated("other", "not a function")
+def fake_cohort(folder: Path, quick: bool, fingerprint: str | None = None, complete: bool = True) -> Path:
+    """A cohort folder as generation leaves it: only its record matters to the cache."""
+    folder.mkdir(parents=True)
+    if complete:
+        names = [s.name for s in cohort.make_cohort()]
+        fingerprint = fingerprint or cohort.cohort_fingerprint(quick, cohort.DEFAULT_SEED)
+        (folder / "cohort.json").write_text(json.dumps({"fingerprint": fingerprint, "subjects": names}))
+    return folder
 
 
-def test_failing_generator_leaves_nothing(tmp_path, cache):
-    def broken(target: Path) -> Path:
-        (target / "half.csv").write_text("x")
-        raise RuntimeError("generator failed")
+def test_a_cohort_is_fetched_into_its_fingerprinted_home(cache, monkeypatch):
+    generated = []
 
-    dd.register_generated("broken", broken)
-    with pytest.raises(RuntimeError, match="generator failed"):
-        dd.fetch("broken", registry=write_registry(tmp_path / "r.txt", []))
-    assert listing(cache) == []
+    def generate(directory, quick, seed, progress):
+        generated.append((quick, seed))
+        return fake_cohort(Path(directory), quick)
+
+    monkeypatch.setattr(cohort, "generate_cohort", generate)
+    assert dd.verify("virtual-cohort-quick") == [("virtual-cohort-quick", "missing")]
+    path = dd.fetch("virtual-cohort-quick", progress=False)
+    fingerprint = cohort.cohort_fingerprint(True, cohort.DEFAULT_SEED)
+    assert path == cache.parent / "generated" / f"virtual-cohort-quick-seed2025-{fingerprint}"
+    assert dd.fetch("virtual-cohort-quick", progress=False) == path  # complete: not generated again
+    assert generated == [(True, cohort.DEFAULT_SEED)]
+    assert dd.verify("virtual-cohort-quick") == [("virtual-cohort-quick", "ok")]
+    assert dd.verify("virtual-cohort") == [("virtual-cohort", "missing")]
+    assert listing(cache) == []  # nothing among the downloads
+
+
+def test_only_stale_cohorts_are_pruned(cache):
+    generated = cache.parent / "generated"
+    current = fake_cohort(cohort.cohort_path(quick=True), quick=True)
+    resuming = fake_cohort(cohort.cohort_path(quick=False), quick=False, complete=False)
+    other_seed = fake_cohort(generated / f"virtual-cohort-seed7-{cohort.cohort_fingerprint(False, 7)}", False)
+    stale = fake_cohort(generated / "virtual-cohort-quick-seed2025-0123456789abcdef", True, "0123456789abcdef")
+    unrelated = generated / "notes"
+    unrelated.mkdir()
+    assert dd.stale_cohorts() == [stale]
+    assert dd.prune(dry_run=True) == [stale] and stale.is_dir()
+    assert dd.prune() == [stale]
+    assert sorted(generated.iterdir()) == sorted([current, resuming, other_seed, unrelated])
+    assert dd.prune() == []
 
 
 def run_cli(*args, data_dir):
@@ -274,6 +285,23 @@ def test_cli_fetch_and_errors(tmp_path, registry, cache):
 
     # The packaged registry (no --registry) works too.
     assert run_cli("list", data_dir=data_dir).returncode == 0
+
+
+def test_cli_lists_and_prunes_stale_cohorts(tmp_path):
+    data_dir = tmp_path / "data"
+    stale = fake_cohort(data_dir / "generated" / "virtual-cohort-seed2025-0123456789abcdef", False,
+                        "0123456789abcdef")
+    listed = run_cli("list", data_dir=data_dir)
+    assert listed.returncode == 0, listed.stderr
+    assert "virtual-cohort-quick  missing" in listed.stdout
+    assert str(stale) in listed.stdout and "prune" in listed.stdout
+    dry = run_cli("prune", "--dry-run", data_dir=data_dir)
+    assert dry.returncode == 0 and f"would remove {stale}" in dry.stdout and stale.is_dir()
+    pruned = run_cli("prune", data_dir=data_dir)
+    assert pruned.returncode == 0 and f"removed {stale}" in pruned.stdout and not stale.exists()
+    assert str(stale) not in run_cli("list", data_dir=data_dir).stdout
+    named = run_cli("verify", "virtual-cohort", data_dir=data_dir)
+    assert named.returncode == 1 and "fetch virtual-cohort" in named.stderr
 
 
 @pytest.mark.network

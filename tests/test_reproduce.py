@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nmm_core import reproduce
+from nmm_core import cohort, reproduce
 from nmm_core.config import REPO_ROOT
 
 pytestmark = pytest.mark.book
@@ -239,7 +239,9 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     assert comparison.count("<img") >= 4 and comparison.count("<table") >= 3 and "Traceback" not in comparison
     cohort_page = (tmp_path / "_build/html/book/_generated/cohort.html").read_text()
     assert cohort_page.count("<table") >= 4 and cohort_page.count("<img") >= 3
-    assert (tmp_path / "data/downloads/virtual-cohort-quick/cohort.json").is_file()
+    # The quick cohort in its home under the run's data folder, made by this code.
+    homes = sorted((tmp_path / "data/generated").glob("virtual-cohort-quick-*/cohort.json"))
+    assert [home.parent.name for home in homes] == [cohort.cohort_path(quick=True).name]
     for subject in reproduce.SUBJECTS:
         for method in ("nmm", "mse"):
             result = json.loads((tmp_path / "results" / subject / f"{method}.json").read_text())
