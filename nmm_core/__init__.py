@@ -32,13 +32,13 @@ Layer 4
 Layer 5
     - ``cohort``: the virtual cohort: subjects, trial plan, Moco ground truth, its home.
     - ``public_data``: the two Zenodo layouts read into trials, and their writers.
-    - ``training``: a subject's data prepared and split; the NMM built, trained and evaluated.
 Layer 6
+    - ``training``: a subject's data prepared and split; the NMM built, trained and evaluated.
     - ``own_data``: a user's recordings (``recordings.json``) converted to trial folders.
-    - ``benchmark``: timings and the benchmark measurements.
-    - ``methods``: both methods side by side on a recording's prepared trials.
     - ``stand_ins``: cohort data written in the public layouts and as an own-data folder.
 Layer 7
+    - ``benchmark``: timings and the benchmark measurements.
+    - ``methods``: both methods side by side on a recording's prepared trials.
     - ``reproduce``: the runner: cohort, executed notebooks (fingerprinted by the code they
       import), peak memory, summary and book.
     - ``data_download``: the registry of downloads (pooch) and the data command line's logic.
@@ -58,9 +58,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("storage", "tables", "muscle", "signals", "metrics", "stats", "inference", "plotting"),
     ("arm_model", "network", "synergy", "scoring", "results"),
     ("trials",),
-    ("cohort", "public_data", "training"),
-    ("own_data", "benchmark", "methods", "stand_ins"),
-    ("reproduce", "data_download"),
+    ("cohort", "public_data"),
+    ("training", "own_data", "stand_ins"),
+    ("benchmark", "methods", "reproduce", "data_download"),
     ("data_download.zenodo",),
     ("data_download.__main__",),
 )
