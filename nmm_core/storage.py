@@ -255,16 +255,62 @@ def _validated_labels(labels: object, n_columns: int) -> tuple[str, ...]:
             f"received {len(labels)} labels for {n_columns} data columns; expected one label "
             f"per column of data (without 'time')."
         )
-    seen: set[str] = set()
     for label in labels:
-        if not isinstance(label, str) or not label:
+        if not isinstance(label, str):
             raise ValueError(f"every label must be a non-empty str; received {label!r}.")
         if label == TIME_LABEL:
             raise ValueError("labels must not include 'time'; pass the times as `time` instead.")
-        if label in seen:
-            raise ValueError(f"label {label!r} appears more than once; labels must be unique.")
-        seen.add(label)
+    problem = _label_problem((TIME_LABEL, *labels))
+    if problem:
+        raise ValueError(
+            f"received labels {list(labels)!r}: {problem}, counting time as column 1; give "
+            f"every data column a unique, non-empty label."
+        )
     return labels
+
+
+# --------------------------------------------------------------------------------------------
+# Checks shared by write_sto and read_sto (each words the error for its own input)
+# --------------------------------------------------------------------------------------------
+def _label_problem(labels: Sequence[str]) -> str | None:
+    """Why a label line (``time`` first) cannot name the columns, or None.
+
+    OpenSim looks columns up by label, so an empty or a repeated label loses a column.
+    """
+    seen: dict[str, int] = {}
+    for position, label in enumerate(labels, start=1):
+        if not label:
+            return f"column label {position} is empty"
+        if label in seen:
+            return f"duplicate column label {label!r} (columns {seen[label]} and {position})"
+        seen[label] = position
+    return None
+
+
+def _first_non_finite(table: np.ndarray) -> tuple[int, int, int] | None:
+    """Locate the first NaN or inf of a table in reading order.
+
+    Parameters
+    ----------
+    table : numpy.ndarray, shape (T, 1 + n_columns)
+        Time first, then the data columns.
+
+    Returns
+    -------
+    tuple of int or None
+        (row, column, number of non-finite values in that column); None if all are finite.
+    """
+    bad = np.argwhere(~np.isfinite(table))
+    if not bad.size:
+        return None
+    row, column = (int(i) for i in bad[0])
+    return row, column, int(np.count_nonzero(~np.isfinite(table[:, column])))
+
+
+def _first_step_back(time: np.ndarray) -> int | None:
+    """Index ``i`` of the first ``time[i + 1] <= time[i]``; None if time strictly increases."""
+    steps = np.flatnonzero(np.diff(time) <= 0)
+    return int(steps[0]) if steps.size else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,9 +404,8 @@ def _check_writable_values(time: np.ndarray, data: np.ndarray, labels: tuple[str
                 f"whitespace. Use e.g. underscores instead."
             )
     _check_finite_columns(time, data, labels)
-    steps = np.flatnonzero(np.diff(time) <= 0)
-    if steps.size:
-        i = steps[0]
+    i = _first_step_back(time)
+    if i is not None:
         raise ValueError(
             f"time must be strictly increasing (OpenSim refuses otherwise); received "
             f"time[{i}]={float(time[i])!r} followed by time[{i + 1}]={float(time[i + 1])!r}."
@@ -368,14 +413,15 @@ def _check_writable_values(time: np.ndarray, data: np.ndarray, labels: tuple[str
 
 
 def _check_finite_columns(time: np.ndarray, data: np.ndarray, labels: tuple[str, ...]) -> None:
-    for label, column in zip((TIME_LABEL, *labels), (time, *data.T)):
-        bad = np.flatnonzero(~np.isfinite(column))
-        if bad.size:
-            raise ValueError(
-                f"column {label!r} has {bad.size} non-finite value(s), first "
-                f"{float(column[bad[0]])} at row {bad[0]}; OpenSim files must hold finite "
-                f"numbers. Fix or drop them."
-            )
+    table = np.column_stack([time, data])
+    found = _first_non_finite(table)
+    if found:
+        row, column, count = found
+        raise ValueError(
+            f"column {(TIME_LABEL, *labels)[column]!r} has {count} non-finite value(s), first "
+            f"{float(table[row, column])} at row {row}; OpenSim files must hold finite "
+            f"numbers. Fix or drop them."
+        )
 
 
 def _header_lines(
@@ -620,25 +666,13 @@ def _parse_labels(path: Path, lines: list[str], start: int) -> tuple[tuple[str, 
             path, number, f"the first column label is {labels[0]!r}, expected 'time'.",
             "rename the first column to 'time' (lower case); OpenSim requires it.",
         )
-    _check_label_names(path, labels, number)
+    problem = _label_problem(labels)
+    if problem:
+        raise StorageFormatError(
+            path, number, f"{problem}.",
+            "give every column a unique, non-empty label, with one separator between labels.",
+        )
     return tuple(labels[1:]), number
-
-
-def _check_label_names(path: Path, labels: list[str], number: int) -> None:
-    seen: dict[str, int] = {}
-    for position, label in enumerate(labels, start=1):
-        if not label:
-            raise StorageFormatError(
-                path, number, f"column label {position} is empty (two tabs in a row?).",
-                "give every column a name, separated by single tabs.",
-            )
-        if label in seen:
-            raise StorageFormatError(
-                path, number,
-                f"duplicate column label {label!r} (columns {seen[label]} and {position}).",
-                "rename one of them; labels must be unique.",
-            )
-        seen[label] = position
 
 
 def _parse_rows(
@@ -753,23 +787,21 @@ def _check_finite(
     path: Path, time: np.ndarray, data: np.ndarray, labels: tuple[str, ...], row_lines
 ) -> None:
     table = np.column_stack([time, data])
-    bad = np.argwhere(~np.isfinite(table))
-    if bad.size:
-        row, col = bad[0]
-        column = (TIME_LABEL, *labels)[col]
+    found = _first_non_finite(table)
+    if found:
+        row, column, count = found
         raise StorageFormatError(
             path, int(row_lines[row]),
-            f"column {column!r} holds {float(table[row, col])} ({len(bad)} non-finite value(s) in "
-            f"the file).",
+            f"column {(TIME_LABEL, *labels)[column]!r} holds {float(table[row, column])} "
+            f"({count} non-finite value(s) in that column).",
             "NaN/inf usually means the simulation or analysis that wrote the file failed; "
             "rerun it, or drop/interpolate those rows.",
         )
 
 
 def _check_increasing(path: Path, time: np.ndarray, row_lines: np.ndarray) -> None:
-    steps = np.flatnonzero(np.diff(time) <= 0)
-    if steps.size:
-        i = steps[0]
+    i = _first_step_back(time)
+    if i is not None:
         raise StorageFormatError(
             path, int(row_lines[i + 1]),
             f"time {float(time[i + 1])!r} is not greater than time {float(time[i])!r} on line "
