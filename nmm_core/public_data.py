@@ -43,7 +43,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -531,12 +531,53 @@ def read_subject_info(path) -> dict:
     return info
 
 
-def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.0):
-    """One ``{subject}_{exercise}_{set}_{load}.txt`` file: returns (time, elbow angle (rad),
-    biceps and triceps envelopes (not yet normalised), hand load (kg), corrections).
+class ElbowRecording(NamedTuple):
+    """One emg-elbow trial file, on the envelope time base (see :func:`load_elbow_trial`).
 
-    The rate is not stated with the files: ``rate`` is assumed and checked (the elbow must move
-    at 0.05 to 3 Hz, as flexion-extension does), and the angle's unit is inferred.
+    Attributes
+    ----------
+    time : ndarray, shape (T,)
+        s, from 0, at ``envelope_rate``.
+    elbow_angle : ndarray, shape (T,)
+        rad.
+    envelopes : ndarray, shape (T, 2)
+        Linear envelopes of the filtered channels, biceps (ch1) then triceps (ch2), in the
+        file's units (not yet normalised), non-negative.
+    hand_load : float
+        Dumbbell mass, kg, from the file name.
+    corrections : list of str
+        What was corrected or assumed while reading.
+    name_parts : dict of str to str
+        The file name's ``subject``, ``exercise``, ``set`` and ``load`` (g).
+    """
+
+    time: np.ndarray
+    elbow_angle: np.ndarray
+    envelopes: np.ndarray
+    hand_load: float
+    corrections: list
+    name_parts: dict
+
+
+def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.0) -> ElbowRecording:
+    """Read one ``{subject}_{exercise}_{set}_{load}.txt`` file of the emg-elbow layout.
+
+    Parameters
+    ----------
+    path : path
+        The file: five whitespace-separated columns (raw ch1, raw ch2, filtered ch1, filtered
+        ch2, angle), no header.
+    rate : float
+        Sampling rate of the file, Hz. It is not stated with the files, so it is assumed and
+        checked: the elbow must move at 0.05 to 3 Hz, as flexion-extension does.
+    envelope_rate : float
+        Rate of the returned time base, Hz.
+
+    Returns
+    -------
+    ElbowRecording
+        Time, elbow angle (rad; a range over 2 pi is taken as degrees), the two channels'
+        envelopes, hand load, corrections and the parts of the file name.
     """
     from .signals import envelope
 
@@ -570,7 +611,7 @@ def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.
     envelopes = np.column_stack([np.interp(target, time, envelopes[:, j]) for j in range(2)])
     angle = np.interp(target, time, angle)
     load = float(match.group("load")) / 1000.0
-    return target, angle, np.clip(envelopes, 0.0, None), load, corrections, match.groupdict()
+    return ElbowRecording(target, angle, np.clip(envelopes, 0.0, None), load, corrections, match.groupdict())
 
 
 def elbow_subject(folder) -> Subject:
@@ -600,19 +641,21 @@ def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE)
     if not files:
         _fail(folder, f"no {exercise} file ({{subject}}_{exercise}_{{set}}_{{load}}.txt)", "check the subject folder")
     read = [load_elbow_trial(p, rate) for p in files]
-    peak = np.max([r[2].max(axis=0) for r in read], axis=0)
+    peak = np.max([r.envelopes.max(axis=0) for r in read], axis=0)
     out = []
-    for path, (time, angle, envelopes, load, corrections, parts) in zip(files, read):
-        angle, note = elbow_in_range(angle, path)
+    for path, recording in zip(files, read):
+        corrections = recording.corrections
+        angle, note = elbow_in_range(recording.elbow_angle, path)
         if note:
             corrections.append(note)
-        envelopes = envelopes / np.maximum(peak, 1e-12)
+        envelopes = recording.envelopes / np.maximum(peak, 1e-12)
         corrections.append(f"{path.name}: envelopes normalised by the subject's peak (no MVC in this data set)")
+        time, load = recording.time, recording.hand_load
         torque = inverse_dynamics(subject, time, angle, hand_load=load)
         emg = np.column_stack([envelopes[:, 0], envelopes[:, 0], envelopes[:, 1], envelopes[:, 1]])
         trial = Trial(name=path.stem, subject=folder.name, time=time, elbow_angle=angle, torque=torque,
                       emg=emg, emg_channels=tuple(SURFACE_MUSCLES), hand_load=load, shoulder_angle=0.0,
-                      metadata={"source": "doi:10.5281/zenodo.7946782", "set": parts["set"],
+                      metadata={"source": "doi:10.5281/zenodo.7946782", "set": recording.name_parts["set"],
                                 "channels": "ch1 biceps -> BIClong, BICshort; ch2 triceps -> TRIlong, TRIlat",
                                 "corrections": corrections})
         out.append(RecordedTrial(trial, None, {"biceps": envelopes[:, 0], "triceps": envelopes[:, 1]},

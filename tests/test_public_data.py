@@ -211,6 +211,18 @@ def test_emg_elbow_subject_loads_with_loads_units_and_scaled_arm(tmp_path):
     assert trial.torque == pytest.approx(arm_model.inverse_dynamics(expected, trial.time, trial.elbow_angle), abs=1e-6)
 
 
+def test_load_elbow_trial_returns_named_fields(tmp_path):
+    folder, _, angle = _elbow_subject(tmp_path / "S3")
+    recording = public_data.load_elbow_trial(folder / "S3_flex_train_1360.txt")
+    assert recording.hand_load == 1.36
+    assert recording.name_parts == {"subject": "S3", "exercise": "flex", "set": "train", "load": "1360"}
+    np.testing.assert_allclose(recording.time, np.arange(0.0, 8.0 - 0.5e-3, 0.01), atol=1e-12)
+    assert recording.envelopes.shape == (recording.time.size, 2)
+    np.testing.assert_allclose(recording.elbow_angle, np.interp(recording.time, np.arange(angle.size) / 2000.0, angle),
+                               atol=1e-6)
+    assert any("taken as degrees" in c for c in recording.corrections)
+
+
 def test_emg_elbow_implausible_rate_and_bad_files(tmp_path):
     folder, _, _ = _elbow_subject(tmp_path / "S3")
     with pytest.raises(TrialFormatError, match=r"pass the recording's true sampling rate"):
