@@ -20,13 +20,14 @@ layouts:
     :func:`load_elbow_subject` reads it with this package's arm scaled by the subject's height
     and mass and the dumbbell as the hand load.
 
-Everything a file can get wrong has a clear error naming the file, the field and the fix, or a
-documented correction recorded in ``Trial.metadata["corrections"]``:
+Everything a file can get wrong has a clear error naming the file, the field and the fix (a
+:class:`~nmm_core.tables.DataFormatError`), or a documented correction recorded in
+``Trial.metadata["corrections"]`` (the generic ones are :mod:`nmm_core.tables`'):
 
 - column names are matched without regard to case; extra columns are kept aside, unused;
 - angles above 3.5 in magnitude are taken as degrees (no elbow reaches 3.5 rad) and converted;
-- runs of NaN up to ``MAX_GAP_S`` are filled by linear interpolation; longer runs, or NaN at
-  either end, are an error;
+- runs of NaN up to :data:`~nmm_core.tables.MAX_GAP_S` are filled by linear interpolation;
+  longer runs, or NaN at either end, are an error;
 - EMG and kinematics on different time bases are put on the kinematics' by interpolation and
   cut to their common span; less than 90 % overlap is an error;
 - elbow angles at most 0.1 rad outside the model's range are clipped to it.
@@ -49,15 +50,12 @@ import numpy as np
 
 from . import config
 from .config import DEEP_MUSCLES, SURFACE_MUSCLES, Subject
-from .trials import Trial, TrialFormatError
+from .tables import column_name, common_span, degrees_note, elbow_in_range, fail, fill_short_gaps, read_table
+from .trials import Trial
 
 #: The full virtual cohort's subject that stands in for a public data set whose files are not
 #: on the machine (the real-data chapter writes its hanging trials in the data set's layout).
 STAND_IN_SUBJECT = "S02"
-MAX_GAP_S = 0.1  # longest run of NaN filled by interpolation, s
-ANGLE_DEGREES_THRESHOLD = 3.5  # |angle| above this is in degrees
-MIN_OVERLAP = 0.9
-CLIP_TOLERANCE = 0.1  # rad
 
 #: Columns of the upper-limb-torque EMG files, and the ones this package's arm has.
 UPPER_LIMB_EMG = ("DELTAnt", "DELTMed", "DELTPost", "PECT", "LATI", "TRILong", "TRILat", "TRIMed",
@@ -101,136 +99,6 @@ class RecordedTrial:
     corrections: list
 
 
-def _fail(path: Path, problem: str, fix: str):
-    raise TrialFormatError(f"{path}: {problem}. Fix: {fix}")
-
-
-# --------------------------------------------------------------------------------------------
-# Tables.
-# --------------------------------------------------------------------------------------------
-def fill_short_gaps(values: np.ndarray, rate: float, path: Path, column: str,
-                    max_gap_s: float = MAX_GAP_S) -> tuple[np.ndarray, str | None]:
-    """Fill runs of NaN up to ``max_gap_s`` by linear interpolation; error for longer ones or
-    NaN at either end. Returns the filled values and a correction note (None if none)."""
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return values, None
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(int), [0]])))
-    runs = list(zip(edges[::2], edges[1::2]))
-    for start, stop in runs:
-        if start == 0 or stop == values.size:
-            _fail(path, f"column {column!r} has no value in rows {start + 2}-{stop + 1} at the "
-                  "start or end of the recording", "cut the trial to where the signal is recorded")
-        if (stop - start) / rate > max_gap_s:
-            _fail(path, f"column {column!r} has {stop - start} missing values in a row (rows "
-                  f"{start + 2}-{stop + 1}, {(stop - start) / rate:.2f} s), more than the "
-                  f"{max_gap_s} s filled by interpolation", "cut the trial around the gap or repair it")
-    index = np.arange(values.size)
-    filled = values.copy()
-    filled[bad] = np.interp(index[bad], index[~bad], values[~bad])
-    return filled, f"{path.name}: {int(bad.sum())} missing values of {column!r} interpolated ({len(runs)} runs)"
-
-
-def read_table(path, delimiter: str | None = ",", time_column: str | None = "time",
-               names: Sequence[str] | None = None) -> tuple[dict, list[str]]:
-    """Columns of a delimited text table with a header row (or ``names``), as float arrays.
-
-    Keys keep the header's spelling; :func:`column_name` finds them without regard to case. With a
-    ``time_column``, time must be finite and strictly increasing and short NaN runs in the
-    other columns are filled (:func:`fill_short_gaps`). Returns (columns, corrections).
-    """
-    path = Path(path)
-    if not path.is_file():
-        _fail(path, "the file is missing", "check the folder against the data set's layout, or fetch it again")
-    with open(path, newline="") as handle:
-        if delimiter is None:
-            rows = [line.split() for line in handle if line.strip()]
-        else:
-            rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(cell.strip() for cell in row)]
-    if names is None:
-        if not rows:
-            _fail(path, "the file is empty", "fetch it again")
-        header, rows = [h.strip() for h in rows[0]], rows[1:]
-    else:
-        header = list(names)
-    if not rows:
-        _fail(path, "the file has a header but no data", "fetch it again; the download may be truncated")
-    data = np.full((len(rows), len(header)), np.nan)
-    first_row = 2 if names is None else 1
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            _fail(path, f"line {i + first_row} has {len(row)} fields, the header {len(header)}",
-                  "the file is truncated or malformed; fetch it again")
-        for j, cell in enumerate(row):
-            cell = cell.strip()
-            if cell.lower() in ("", "nan", "na", "null"):
-                continue
-            try:
-                data[i, j] = float(cell)
-            except ValueError:
-                _fail(path, f"line {i + first_row}, column {header[j]!r}: {cell!r} is not a number",
-                      "repair or re-fetch the file")
-    columns = {name: data[:, j] for j, name in enumerate(header)}
-    corrections: list[str] = []
-    if time_column is not None:
-        time_key = column_name(columns, time_column, path)
-        time = columns[time_key]
-        if not np.all(np.isfinite(time)) or np.any(np.diff(time) <= 0):
-            row = int(np.flatnonzero(~np.isfinite(time) | np.concatenate([[False], np.diff(time) <= 0]))[0])
-            _fail(path, f"time is missing or not increasing at line {row + first_row}",
-                  "repair the time column or re-fetch the file")
-        rate = (time.size - 1) / (time[-1] - time[0])
-        for name in header:
-            if name != time_key:
-                columns[name], note = fill_short_gaps(columns[name], rate, path, name)
-                if note:
-                    corrections.append(note)
-    return columns, corrections
-
-
-def column_name(columns: Mapping, wanted: str, path: Path) -> str:
-    """The key of ``columns`` equal to ``wanted`` without regard to case (error if none)."""
-    for name in columns:
-        if name.lower() == wanted.lower():
-            return name
-    _fail(path, f"no column {wanted!r} (columns: {', '.join(columns)})",
-          f"check the file against the layout; the column {wanted!r} is required")
-
-
-def angles_in_radians(values: np.ndarray, path: Path, column: str) -> tuple[np.ndarray, str | None]:
-    """Convert a joint angle given in degrees (any magnitude above 3.5) to radians."""
-    finite = values[np.isfinite(values)]
-    if finite.size and np.abs(finite).max() > ANGLE_DEGREES_THRESHOLD:
-        return np.radians(values), f"{path.name}: {column!r} taken as degrees (max |value| {np.abs(finite).max():.1f}) and converted to rad"
-    return values, None
-
-
-def _on_time(values: np.ndarray, time: np.ndarray, target: np.ndarray) -> np.ndarray:
-    return np.interp(target, time, values)
-
-
-def common_span(time_a: np.ndarray, time_b: np.ndarray, path_a: Path, path_b: Path) -> np.ndarray:
-    """Mask of ``time_a`` (the kinematics) inside the span of ``time_b``; error if ``time_b``
-    covers less than 90 % of ``time_a``'s span."""
-    start, stop = max(time_a[0], time_b[0]), min(time_a[-1], time_b[-1])
-    if stop <= start or (stop - start) < MIN_OVERLAP * (time_a[-1] - time_a[0]):
-        _fail(path_b, f"covers {time_b[0]:.2f}-{time_b[-1]:.2f} s but {path_a.name} covers "
-              f"{time_a[0]:.2f}-{time_a[-1]:.2f} s (less than {MIN_OVERLAP:.0%} in common)",
-              "check that both files belong to the same trial, or cut the kinematics to the recording")
-    return (time_a >= start - 1e-9) & (time_a <= stop + 1e-9)
-
-
-def elbow_in_range(angle: np.ndarray, path: Path, elbow_range=config.ELBOW_RANGE) -> tuple[np.ndarray, str | None]:
-    """Clip elbow angles at most 0.1 rad outside the model's range; error beyond."""
-    low, high = elbow_range
-    if angle.min() < low - CLIP_TOLERANCE or angle.max() > high + CLIP_TOLERANCE:
-        _fail(path, f"the elbow angle spans {angle.min():.2f} to {angle.max():.2f} rad, outside the "
-              f"model's {low:.2f} to {high:.2f} rad", "check the angle's sign, zero and units (rad, flexion positive)")
-    if angle.min() < low or angle.max() > high:
-        return np.clip(angle, low, high), f"{path.name}: elbow angle clipped to the model's range ({low:.2f} to {high:.2f} rad)"
-    return angle, None
-
-
 # --------------------------------------------------------------------------------------------
 # Subjects.
 # --------------------------------------------------------------------------------------------
@@ -258,7 +126,7 @@ def _number(value, what: str, path: Path) -> float:
         return float(value)
     found = re.search(r"[-+]?\d+(?:[.,]\d+)?", str(value))
     if not found:
-        _fail(path, f"{what} = {value!r} is not a number", f"give {what} as a number")
+        fail(path, f"{what} = {value!r} is not a number", f"give {what} as a number")
     return float(found.group().replace(",", "."))
 
 
@@ -267,7 +135,7 @@ def _field(record: Mapping, path: Path, *candidates: str):
     for key in candidates:
         if key in lower:
             return lower[key]
-    _fail(path, f"no field {candidates[0]!r} (fields: {', '.join(record)})", f"add {candidates[0]!r}")
+    fail(path, f"no field {candidates[0]!r} (fields: {', '.join(record)})", f"add {candidates[0]!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,11 +146,11 @@ def upper_limb_participant_info(folder) -> dict:
     folder = Path(folder)
     path = folder / f"{folder.name}.json"
     if not path.is_file():
-        _fail(path, "the participant file is missing", "fetch the participant again")
+        fail(path, "the participant file is missing", "fetch the participant again")
     try:
         info = json.loads(path.read_text())
     except ValueError as error:
-        _fail(path, f"not valid JSON ({error})", "fetch the participant again")
+        fail(path, f"not valid JSON ({error})", "fetch the participant again")
     return info
 
 
@@ -309,8 +177,8 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
     participant_dir = Path(participant_dir) if participant_dir is not None else trial_dir.parent.parent
     for name in UPPER_LIMB_FILES:
         if not (trial_dir / name).is_file():
-            _fail(trial_dir / name, "the file is missing", "fetch the participant again (python -m data_download "
-                  f"zenodo fetch upper-limb-torque --participants {participant_dir.name})")
+            fail(trial_dir / name, "the file is missing", "fetch the participant again (python -m data_download "
+                 f"zenodo fetch upper-limb-torque --participants {participant_dir.name})")
     positions_path, emg_path, torque_path = (trial_dir / n for n in ("humanPositions.csv", "emgFilt.csv",
                                                                      "muscleTorque.csv"))
     positions, corrections = read_table(positions_path)
@@ -322,10 +190,10 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
         elbow_key = angle_columns[0]
         corrections.append(f"{positions_path.name}: the only angle column {elbow_key!r} taken as elbow flexion")
     else:
-        _fail(positions_path, f"several angle columns ({', '.join(angle_columns)}) and none is 'elbow_flexion'",
-              "name the elbow column 'elbow_flexion'")
+        fail(positions_path, f"several angle columns ({', '.join(angle_columns)}) and none is 'elbow_flexion'",
+             "name the elbow column 'elbow_flexion'")
     # One unit for the whole file, decided by the elbow.
-    _, degrees = angles_in_radians(positions[elbow_key], positions_path, elbow_key)
+    degrees = degrees_note(positions[elbow_key], positions_path, elbow_key)
     coordinates = {k: np.radians(positions[k]) if degrees else positions[k] for k in angle_columns}
     if degrees:
         corrections.append(degrees)
@@ -343,8 +211,8 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
     elif len(torque_columns) == 1:
         torque_key = torque_columns[0]
     else:
-        _fail(torque_path, f"cannot tell the elbow torque among {', '.join(torque_columns)}",
-              "name the elbow torque column so that it contains 'elbow'")
+        fail(torque_path, f"cannot tell the elbow torque among {', '.join(torque_columns)}",
+             "name the elbow torque column so that it contains 'elbow'")
 
     keep = common_span(time, emg_time, positions_path, emg_path) & common_span(time, torque_time, positions_path, torque_path)
     if not keep.all():
@@ -359,13 +227,13 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
         if key.lower() == "time":
             continue
         arm26 = next((v for k, v in UPPER_LIMB_TO_ARM26.items() if k.lower() == key.lower()), key)
-        emg[arm26] = _on_time(values, emg_time, time)
+        emg[arm26] = np.interp(time, emg_time, values)
     missing = [m for m in SURFACE_MUSCLES + DEEP_MUSCLES if m not in emg]
     if missing:
         wanted = {v: k for k, v in UPPER_LIMB_TO_ARM26.items()}
-        _fail(emg_path, f"no EMG column {', '.join(wanted[m] for m in missing)}",
-              "the methods need the four surface channels, and BRA and TRIMed to score against")
-    file_torque = _on_time(torque_table[torque_key], torque_time, time)
+        fail(emg_path, f"no EMG column {', '.join(wanted[m] for m in missing)}",
+             "the methods need the four surface channels, and BRA and TRIMed to score against")
+    file_torque = np.interp(time, torque_time, torque_table[torque_key])
 
     elbow, note = elbow_in_range(coordinates[elbow_key], positions_path)
     if note:
@@ -405,15 +273,15 @@ def _scaled_model_torque(participant_dir: Path, time, coordinates: dict, elbow_k
     path = participant_dir / "scaledModel.osim"
     if osim_model is None:
         if not path.is_file():
-            _fail(path, "the participant's scaled model is missing",
-                  "fetch the participant again, or pass model='package' to use this package's arm")
+            fail(path, "the participant's scaled model is missing",
+                 "fetch the participant again, or pass model='package' to use this package's arm")
         osim_model = _osim().Model(str(path))
     names = {osim_model.getCoordinateSet().get(i).getName() for i in range(osim_model.getCoordinateSet().getSize())}
     given = {("elbow_flexion" if k == elbow_key else k): v for k, v in coordinates.items()}
     used = {k: v for k, v in given.items() if k in names}
     if "elbow_flexion" not in names:
-        _fail(path, f"the model has no coordinate 'elbow_flexion' (it has {', '.join(sorted(names))})",
-              "use a model whose elbow coordinate is 'elbow_flexion', or model='package'")
+        fail(path, f"the model has no coordinate 'elbow_flexion' (it has {', '.join(sorted(names))})",
+             "use a model whose elbow coordinate is 'elbow_flexion', or model='package'")
     return inverse_dynamics_of_model(osim_model, time - time[0], used)
 
 
@@ -422,8 +290,8 @@ def upper_limb_trial_dirs(participant_dir) -> list[Path]:
     participant_dir = Path(participant_dir)
     found = sorted(p.parent for task in ("SJ", "MJ") for p in (participant_dir / task).glob("*/emgFilt.csv"))
     if not found:
-        _fail(participant_dir, "no trial folder (SJ/<trial>/emgFilt.csv or MJ/<trial>/emgFilt.csv)",
-              "check the participant folder, or fetch it again")
+        fail(participant_dir, "no trial folder (SJ/<trial>/emgFilt.csv or MJ/<trial>/emgFilt.csv)",
+             "check the participant folder, or fetch it again")
     return found
 
 
@@ -438,8 +306,8 @@ def load_upper_limb_participant(participant_dir, model: str = "scaled", tasks: S
 
         path = participant_dir / "scaledModel.osim"
         if not path.is_file():
-            _fail(path, "the participant's scaled model is missing",
-                  "fetch the participant again, or pass model='package' to use this package's arm")
+            fail(path, "the participant's scaled model is missing",
+                 "fetch the participant again, or pass model='package' to use this package's arm")
         osim_model = _osim().Model(str(path))
     subject = upper_limb_subject(participant_dir) if model == "package" else None
     return [load_upper_limb_trial(d, participant_dir, model, subject, osim_model)
@@ -519,13 +387,13 @@ def read_subject_info(path) -> dict:
     """``key: value`` lines of a ``subject_info`` file (keys lower-cased)."""
     path = Path(path)
     if not path.is_file():
-        _fail(path, "the subject_info file is missing", "fetch the data set again")
+        fail(path, "the subject_info file is missing", "fetch the data set again")
     info = {}
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         if ":" not in line:
-            _fail(path, f"line {number} {line!r} is not 'key: value'", "repair the line")
+            fail(path, f"line {number} {line!r} is not 'key: value'", "repair the line")
         key, value = line.split(":", 1)
         info[key.strip().lower()] = value.strip()
     return info
@@ -584,8 +452,8 @@ def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.
     path = Path(path)
     match = ELBOW_FILE_PATTERN.match(path.name)
     if not match:
-        _fail(path, "the name does not follow {subject}_{flex|pronsup}_{train|test}_{load in g}.txt",
-              "rename the file to the data set's pattern")
+        fail(path, "the name does not follow {subject}_{flex|pronsup}_{train|test}_{load in g}.txt",
+             "rename the file to the data set's pattern")
     columns, _ = read_table(path, delimiter=None, time_column=None, names=ELBOW_COLUMNS)
     corrections = []
     for name, values in columns.items():
@@ -598,13 +466,13 @@ def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.
         angle = np.radians(angle)
         corrections.append(f"{path.name}: angle taken as degrees (range {span:.0f}) and converted to rad")
     if np.ptp(angle) < 0.1:
-        _fail(path, f"the angle barely moves (range {np.ptp(angle):.3f})", "check the angle column (the fifth)")
+        fail(path, f"the angle barely moves (range {np.ptp(angle):.3f})", "check the angle column (the fifth)")
     spectrum = np.abs(np.fft.rfft(angle - angle.mean()))
     frequencies = np.fft.rfftfreq(angle.size, 1.0 / rate)
     dominant = frequencies[1:][np.argmax(spectrum[1:])]
     if not 0.05 <= dominant <= 3.0:
-        _fail(path, f"at the assumed {rate:g} Hz the elbow moves at {dominant:.2f} Hz, not the 0.05-3 Hz of "
-              "flexion-extension", "pass the recording's true sampling rate (rate=...)")
+        fail(path, f"at the assumed {rate:g} Hz the elbow moves at {dominant:.2f} Hz, not the 0.05-3 Hz of "
+             "flexion-extension", "pass the recording's true sampling rate (rate=...)")
     time = np.arange(angle.size) / rate
     envelopes = envelope(np.abs(np.column_stack([columns["filtered_ch1"], columns["filtered_ch2"]])), rate)
     target = np.arange(0.0, time[-1], 1.0 / envelope_rate)
@@ -639,7 +507,7 @@ def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE)
     files = sorted(p for p in folder.glob("*.txt") if (m := ELBOW_FILE_PATTERN.match(p.name))
                    and m.group("exercise").lower() == exercise)
     if not files:
-        _fail(folder, f"no {exercise} file ({{subject}}_{exercise}_{{set}}_{{load}}.txt)", "check the subject folder")
+        fail(folder, f"no {exercise} file ({{subject}}_{exercise}_{{set}}_{{load}}.txt)", "check the subject folder")
     read = [load_elbow_trial(p, rate) for p in files]
     peak = np.max([r.envelopes.max(axis=0) for r in read], axis=0)
     out = []

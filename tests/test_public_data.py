@@ -134,7 +134,7 @@ def test_emg_and_kinematics_of_different_lengths(participant):
 
 
 @pytest.mark.parametrize("damage, pattern", [
-    (lambda d: (d / "muscleTorque.csv").unlink(), r"muscleTorque.csv: the file is missing. Fix: fetch the participant"),
+    (lambda d: (d / "muscleTorque.csv").unlink(), r"muscleTorque.csv: the file is missing. To fix: fetch the participant"),
     (lambda d: _rewrite(d / "emgFilt.csv", lambda rows: [[c for c in r if c] for r in
                                                          [[c if rows[0][i] != "BRA" else "" for i, c in enumerate(r)]
                                                           for r in rows]]), r"no EMG column BRA"),
