@@ -22,7 +22,9 @@ The folder holds one ``recordings.json`` and the files it names::
       ]
     }
 
-Each file is a CSV with a header row (``.csv``) or an OpenSim storage file (``.sto``/``.mot``);
+Each file is a CSV with a header row (``.csv``; commas, semicolons or tabs, see
+:func:`nmm_core.tables.read_table`) or an OpenSim storage file (``.sto``/``.mot``, see
+:func:`nmm_core.storage.read_sto`);
 kinematics and torque may share one. The elbow angle of a CSV is in ``angle_unit``; that of a
 storage file in the unit its ``inDegrees`` header line gives (which, as in OpenSim, concerns the
 angle only: torque and EMG in the same file are never converted). EMG columns are processed,

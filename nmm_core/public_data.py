@@ -50,7 +50,7 @@ import numpy as np
 
 from . import config
 from .config import DEEP_MUSCLES, SURFACE_MUSCLES, Subject
-from .tables import column_name, common_span, degrees_note, elbow_in_range, fail, fill_short_gaps, read_table
+from .tables import column_name, common_span, degrees_note, elbow_in_range, fail, read_table
 from .trials import Trial
 
 #: The full virtual cohort's subject that stands in for a public data set whose files are not
@@ -454,12 +454,7 @@ def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.
     if not match:
         fail(path, "the name does not follow {subject}_{flex|pronsup}_{train|test}_{load in g}.txt",
              "rename the file to the data set's pattern")
-    columns, _ = read_table(path, delimiter=None, time_column=None, names=ELBOW_COLUMNS)
-    corrections = []
-    for name, values in columns.items():
-        columns[name], note = fill_short_gaps(values, rate, path, name)
-        if note:
-            corrections.append(note)
+    columns, corrections = read_table(path, delimiter=None, time_column=None, names=ELBOW_COLUMNS, rate=rate)
     angle = columns["angle"]
     span = np.ptp(angle)
     if span > 2 * math.pi:

@@ -14,7 +14,10 @@ This module imports only NumPy and :mod:`nmm_core.config`.
 from __future__ import annotations
 
 import csv
+import io
+import math
 import os
+import re
 from pathlib import Path
 from typing import Mapping, NoReturn, Sequence, Union
 
@@ -28,6 +31,9 @@ MAX_GAP_S = 0.1  # longest run of NaN filled by interpolation, s
 ANGLE_DEGREES_THRESHOLD = 3.5  # |angle| above this is in degrees: no elbow reaches 3.5 rad
 MIN_OVERLAP = 0.9  # fraction of the kinematics' span another file must cover
 CLIP_TOLERANCE = 0.1  # rad an elbow angle may lie outside the model's range and be clipped
+AUTO = "auto"  # read_table's delimiter: detected from the first line
+_DELIMITERS = (",", "\t", ";")  # candidates, ties resolved in this order
+_MISSING = ("", "nan", "na", "null")  # cells read as a missing value
 
 
 class DataFormatError(ValueError):
@@ -86,84 +92,155 @@ def fail(path: PathLike, problem: str, fix: str) -> NoReturn:
 # --------------------------------------------------------------------------------------------
 # Reading a table.
 # --------------------------------------------------------------------------------------------
-def read_table(path: PathLike, delimiter: str | None = ",", time_column: str | None = "time",
-               names: Sequence[str] | None = None) -> tuple[dict, list[str]]:
+def read_table(path: PathLike, delimiter: str | None = AUTO, time_column: str | None = "time",
+               names: Sequence[str] | None = None, rate: float | None = None) -> tuple[dict, list[str]]:
     """Read the columns of a delimited text table as float arrays.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The file.
+        The file: UTF-8 (a byte-order mark is dropped) or else Latin-1 text, any line ends;
+        blank lines are skipped.
     delimiter : str or None
-        Column separator; None for any run of whitespace.
+        Column separator; None for any run of whitespace; ``"auto"`` (the default) for the
+        most frequent of comma, tab and semicolon on the first line, or whitespace if it has
+        none of them. Separators that merely end a line (a spreadsheet's padding) are ignored.
     time_column : str or None
         Name of the time column (s), found without regard to case. With one, time must be
         finite and strictly increasing, and short runs of missing values in the other columns
         are filled (:func:`fill_short_gaps`) at the rate the time column gives.
     names : sequence of str, optional
         Column names of a file without a header row; None when the first row is the header.
+    rate : float, optional
+        Sampling rate, Hz, of a file without a time column: short runs of missing values are
+        then filled at this rate. Ignored when ``time_column`` is given.
 
     Returns
     -------
     columns : dict of str to ndarray, shape (T,) each
         One float array per column, keyed by the header's spelling; empty cells and ``nan``,
-        ``na``, ``null`` are NaN before filling.
+        ``na``, ``null`` are NaN unless filled.
     corrections : list of str
         One note per correction made.
 
     Raises
     ------
     DataFormatError
-        If the file is missing, empty, ragged, holds text where a number belongs, or its time
-        column is missing, incomplete or not increasing.
+        If the file is missing or empty; the header has an unnamed or repeated column (case
+        ignored); a row has more or fewer fields than the header; a cell holds text or a
+        decimal comma where a number belongs; the time column is missing, incomplete or not
+        increasing; a gap is too long to fill. The message gives the line.
     """
     path = Path(path)
     if not path.is_file():
         fail(path, "the file is missing", "check the folder against the data set's layout, or fetch it again")
-    with open(path, newline="") as handle:
-        if delimiter is None:
-            rows = [line.split() for line in handle if line.strip()]
-        else:
-            rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(cell.strip() for cell in row)]
+    text, corrections = _read_text(path)
+    delimiter = _resolve_delimiter(text, delimiter)
+    rows = _rows(text, delimiter)
     if names is None:
         if not rows:
             fail(path, "the file is empty", "fetch it again")
-        header, rows = [h.strip() for h in rows[0]], rows[1:]
+        header, rows = _header(path, *rows[0]), rows[1:]
     else:
         header = list(names)
     if not rows:
-        fail(path, "the file has a header but no data", "fetch it again; the download may be truncated")
-    data = np.full((len(rows), len(header)), np.nan)
-    first_row = 2 if names is None else 1
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            fail(path, f"line {i + first_row} has {len(row)} fields, the header {len(header)}",
-                 "the file is truncated or malformed; fetch it again")
-        for j, cell in enumerate(row):
-            cell = cell.strip()
-            if cell.lower() in ("", "nan", "na", "null"):
-                continue
-            try:
-                data[i, j] = float(cell)
-            except ValueError:
-                fail(path, f"line {i + first_row}, column {header[j]!r}: {cell!r} is not a number",
-                     "repair or re-fetch the file")
-    columns = {name: data[:, j] for j, name in enumerate(header)}
-    corrections: list[str] = []
+        fail(path, "the file holds no data rows", "fetch it again; the download may be truncated")
+    lines = np.array([number for number, _ in rows])
+    data = np.array([_numbers(path, number, cells, header, delimiter) for number, cells in rows], dtype=float)
+    columns = {name: data[:, j].copy() for j, name in enumerate(header)}
+    time_key = None
     if time_column is not None:
         time_key = column_name(columns, time_column, path)
-        time = columns[time_key]
-        if not np.all(np.isfinite(time)) or np.any(np.diff(time) <= 0):
-            row = int(np.flatnonzero(~np.isfinite(time) | np.concatenate([[False], np.diff(time) <= 0]))[0])
-            fail(path, f"time is missing or not increasing at line {row + first_row}",
-                 "repair the time column or re-fetch the file")
-        rate = (time.size - 1) / (time[-1] - time[0])
+        rate = _rate_of(path, columns[time_key], lines)
+    if rate is not None:
         for name in header:
             if name != time_key:
-                columns[name], note = fill_short_gaps(columns[name], rate, path, name)
+                columns[name], note = fill_short_gaps(columns[name], rate, path, name, lines=lines)
                 if note:
                     corrections.append(note)
     return columns, corrections
+
+
+def _read_text(path: Path) -> tuple[str, list[str]]:
+    """The file's text and a note when it is not UTF-8 (Latin-1 decodes any byte)."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig"), []  # -sig: Excel's "CSV UTF-8" starts with a BOM
+    except UnicodeDecodeError:
+        # Numbers are ASCII in both; only non-ASCII names (e.g. a degree sign) can differ.
+        return raw.decode("latin-1"), [f"{path.name}: not UTF-8 text; read as Latin-1"]
+
+
+def _resolve_delimiter(text: str, delimiter: str | None) -> str | None:
+    if delimiter != AUTO:
+        return delimiter
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    best = max(_DELIMITERS, key=first.count)
+    return best if first.count(best) else None
+
+
+def _rows(text: str, delimiter: str | None) -> list[tuple[int, list[str]]]:
+    """(1-based line number, cells) of every line that holds something."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if delimiter is None:
+        return [(number, line.split()) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    return [(reader.line_num, cells) for cells in reader if any(cell.strip() for cell in cells)]
+
+
+def _header(path: Path, number: int, cells: list[str]) -> list[str]:
+    """Column names: none empty (bar a separator ending the line), none repeated."""
+    names = [cell.strip() for cell in cells]
+    while names and not names[-1]:
+        names.pop()
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, 1):
+        if not name:
+            fail(path, f"line {number}: column {position} of the header has no name",
+                 "name every column, or delete the empty column")
+        # Columns are looked up without regard to case, so 'a' and 'A' would be one column.
+        if name.lower() in seen:
+            fail(path, f"line {number}: the header names column {name!r} twice (columns {seen[name.lower()]} and "
+                 f"{position}, case ignored)", "rename one of the two columns")
+        seen[name.lower()] = position
+    return names
+
+
+def _numbers(path: Path, number: int, cells: list[str], header: list[str], delimiter: str | None) -> list[float]:
+    """One row's values; empty cells beyond the header are a separator ending the line."""
+    while len(cells) > len(header) and not cells[-1].strip():
+        cells = cells[:-1]
+    if len(cells) != len(header):
+        fix = "the file is truncated or malformed; fetch it again"
+        if delimiter == "," and len(cells) > len(header):
+            fix += " (numbers written with decimal commas, '1,5', split in two: use decimal points)"
+        fail(path, f"line {number} has {len(cells)} fields, the header {len(header)}", fix)
+    return [_number(path, number, name, cell.strip()) for name, cell in zip(header, cells)]
+
+
+def _number(path: Path, number: int, column: str, cell: str) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        pass
+    if cell.lower() in _MISSING:
+        return math.nan
+    if re.fullmatch(r"[+-]?\d*,\d+", cell):
+        fail(path, f"line {number}, column {column!r}: {cell!r} has a decimal comma",
+             f"write numbers with a decimal point ({cell.replace(',', '.')!r}, not {cell!r}), e.g. export from a "
+             "spreadsheet set to an English locale")
+    fail(path, f"line {number}, column {column!r}: {cell!r} is not a number", "repair or re-fetch the file")
+
+
+def _rate_of(path: Path, time: np.ndarray, lines: np.ndarray) -> float:
+    """Sampling rate, Hz, of a time column that must be finite and strictly increasing."""
+    bad = ~np.isfinite(time) | np.concatenate([[False], np.diff(time) <= 0])
+    if bad.any():
+        fail(path, f"time is missing or not increasing at line {lines[np.argmax(bad)]}",
+             "repair the time column or re-fetch the file")
+    if time.size < 2:
+        fail(path, "the file holds a single row of data", "a recording needs at least two samples; fetch it again")
+    return float((time.size - 1) / (time[-1] - time[0]))
 
 
 def column_name(columns: Mapping[str, object], wanted: str, path: PathLike) -> str:
@@ -199,7 +276,7 @@ def column_name(columns: Mapping[str, object], wanted: str, path: PathLike) -> s
 # Corrections.
 # --------------------------------------------------------------------------------------------
 def fill_short_gaps(values: np.ndarray, rate: float, path: PathLike, column: str,
-                    max_gap_s: float = MAX_GAP_S) -> tuple[np.ndarray, str | None]:
+                    max_gap_s: float = MAX_GAP_S, lines: np.ndarray | None = None) -> tuple[np.ndarray, str | None]:
     """Fill short runs of missing values by linear interpolation.
 
     Parameters
@@ -214,6 +291,9 @@ def fill_short_gaps(values: np.ndarray, rate: float, path: PathLike, column: str
         The column's name, for notes and errors.
     max_gap_s : float
         Longest run filled, s.
+    lines : ndarray of int, shape (T,), optional
+        The file's 1-based line number of each value, for errors; without it, errors count
+        samples from 1.
 
     Returns
     -------
@@ -234,14 +314,16 @@ def fill_short_gaps(values: np.ndarray, rate: float, path: PathLike, column: str
         return values, None
     edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(int), [0]])))
     runs = list(zip(edges[::2], edges[1::2]))
+    where, numbers = ("lines", lines) if lines is not None else ("samples", np.arange(1, values.size + 1))
     for start, stop in runs:
+        span = f"{where} {numbers[start]}-{numbers[stop - 1]}"
         if start == 0 or stop == values.size:
-            fail(path, f"column {column!r} has no value in rows {start + 2}-{stop + 1} at the "
-                 "start or end of the recording", "cut the trial to where the signal is recorded")
+            fail(path, f"column {column!r} has no value on {span} at the start or end of the recording",
+                 "cut the trial to where the signal is recorded")
         if (stop - start) / rate > max_gap_s:
-            fail(path, f"column {column!r} has {stop - start} missing values in a row (rows "
-                 f"{start + 2}-{stop + 1}, {(stop - start) / rate:.2f} s), more than the "
-                 f"{max_gap_s} s filled by interpolation", "cut the trial around the gap or repair it")
+            fail(path, f"column {column!r} has {stop - start} missing values in a row ({span}, "
+                 f"{(stop - start) / rate:.2f} s), more than the {max_gap_s} s filled by interpolation",
+                 "cut the trial around the gap or repair it")
     index = np.arange(values.size)
     filled = values.copy()
     filled[bad] = np.interp(index[bad], index[~bad], values[~bad])

@@ -135,3 +135,16 @@ def test_the_file_header_decides_the_angle_unit_and_a_disagreement_is_noted(tmp_
     assert trial.metadata["corrections"] == [
         "kin.mot: recordings.json gives angle_unit 'rad' but the file's header says inDegrees=yes; "
         "the header was followed"]
+
+
+def test_csv_from_a_spreadsheet_with_semicolons_and_crlf(tmp_path):
+    folder = _opensim_folder(tmp_path, "deg")
+    (folder / "kin.csv").write_bytes(
+        b"time;elbow;moment;\r\n0;30;2.5;\r\n0.01;45;3;\r\n0.02;60;3.5;\r\n\r\n0.03;75;4;\r\n0.04;90;4.5;\r\n"
+        b"0.05;105;5;\r\n")
+    meta = json.loads((folder / "recordings.json").read_text())
+    meta["trials"][0].update(kinematics="kin.csv", torque="kin.csv")
+    (folder / "recordings.json").write_text(json.dumps(meta))
+    _, (trial,) = own_data.read_trials(folder)
+    np.testing.assert_allclose(trial.elbow_angle, np.radians([30, 45, 60, 75, 90, 105]), rtol=1e-12)
+    np.testing.assert_allclose(trial.torque, [2.5, 3.0, 3.5, 4.0, 4.5, 5.0], rtol=1e-12)

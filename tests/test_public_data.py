@@ -117,7 +117,7 @@ def test_short_nan_runs_are_filled_and_long_ones_are_errors(participant):
     np.testing.assert_allclose(recorded.trial.channel("BIClong"), trials[0].channel("BIClong"), atol=2e-3)
     assert any("5 missing values of 'BICLong' interpolated" in c for c in recorded.corrections)
     _rewrite(path, blank(200, 30))
-    with pytest.raises(TrialFormatError, match=r"emgFilt.csv: column 'BICLong' has 30 missing values .*rows 202-231"):
+    with pytest.raises(TrialFormatError, match=r"emgFilt.csv: column 'BICLong' has 30 missing values .*lines 202-231"):
         public_data.load_upper_limb_trial(root / "SJ" / "trial1", root, model="package")
 
 
