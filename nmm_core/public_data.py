@@ -14,9 +14,11 @@ layouts:
     inverse dynamics of the participant's scaled model (or, with ``model="package"``, of this
     package's arm scaled by the participant's height and mass), beside the file's torque.
 ``emg-elbow`` (doi:10.5281/zenodo.7946782)
-    One folder per subject with ``subject_info`` (``key: value`` lines) and whitespace-delimited
-    ``{subject}_{exercise}_{set}_{load}.txt`` files of five columns (raw ch1, raw ch2, filtered
-    ch1, filtered ch2, angle), ch1 biceps and ch2 triceps, standing with the arm at the side.
+    One folder per subject with ``subject_info.txt`` (``key: value`` lines; an extension-less
+    ``subject_info`` is read too; sex under ``sex``, coded 1/0, or ``gender``) and
+    whitespace-delimited ``{subject}_{exercise}_{set}_{load}.txt`` files of five columns (raw
+    ch1, raw ch2, filtered ch1, filtered ch2, angle); in the flexion-extension (``flex``) files
+    ch1 is the biceps and ch2 the triceps, standing with the arm at the side.
     :func:`load_elbow_subject` reads it with this package's arm scaled by the subject's height
     and mass and the dumbbell as the hand load.
 
@@ -381,13 +383,35 @@ ELBOW_FILE_PATTERN = re.compile(r"^(?P<subject>.+)_(?P<exercise>flex|pronsup)_(?
                                 re.IGNORECASE)
 ELBOW_COLUMNS = ("raw_ch1", "raw_ch2", "filtered_ch1", "filtered_ch2", "angle")
 ELBOW_RATE = 2000.0  # Hz, the Shimmer3's rate in the data set's description
+#: The subject file's names: ``subject_info.txt`` in public readers' code (which count 13 .txt
+#: files per subject), ``subject_info`` in the record's description. The first found is read.
+SUBJECT_INFO_FILES = ("subject_info.txt", "subject_info")
+#: The subject's sex as written under ``sex`` (coded 1 male, 0 female in readers' code) or
+#: ``gender`` (the description's key), lower-cased.
+SEX_VALUES = {"1": "male", "0": "female", "m": "male", "f": "female", "male": "male", "female": "female"}
+
+
+def subject_info_path(folder) -> Path:
+    """The subject file of an emg-elbow subject folder (see :data:`SUBJECT_INFO_FILES`).
+
+    Raises
+    ------
+    DataFormatError
+        If the folder holds neither name.
+    """
+    folder = Path(folder)
+    for name in SUBJECT_INFO_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    fail(folder / SUBJECT_INFO_FILES[0], f"the subject file is missing (neither {' nor '.join(SUBJECT_INFO_FILES)} "
+         f"is in {folder.name!r})", "fetch the data set again, or give the folder of one subject")
 
 
 def read_subject_info(path) -> dict:
-    """``key: value`` lines of a ``subject_info`` file (keys lower-cased)."""
+    """``key: value`` lines of an emg-elbow subject file (keys lower-cased), as str."""
     path = Path(path)
     if not path.is_file():
-        fail(path, "the subject_info file is missing", "fetch the data set again")
+        fail(path, "the subject file is missing", "fetch the data set again")
     info = {}
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
@@ -477,28 +501,83 @@ def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.
     return ElbowRecording(target, angle, np.clip(envelopes, 0.0, None), load, corrections, match.groupdict())
 
 
-def elbow_subject(folder) -> Subject:
-    """This package's arm scaled by an emg-elbow subject's ``subject_info`` (height, weight,
-    gender)."""
+def elbow_sex(info: Mapping[str, str], path: Path) -> tuple[str, str]:
+    """The subject's sex from a subject file's ``sex`` or ``gender`` line.
+
+    Parameters
+    ----------
+    info : mapping of str to str
+        :func:`read_subject_info`'s record.
+    path : Path
+        The subject file, for errors.
+
+    Returns
+    -------
+    sex : str
+        ``"male"`` or ``"female"``; ``"male"`` when neither line is there.
+    found : str
+        Which line gave it (e.g. ``"sex: 0 (1 male, 0 female)"``), since the data set's
+        description and its readers' code disagree on the key and the coding.
+
+    Raises
+    ------
+    DataFormatError
+        For a value outside :data:`SEX_VALUES`, or ``sex`` and ``gender`` that disagree.
+    """
+    found = {}
+    for key in ("sex", "gender"):
+        if key in info:
+            sex = SEX_VALUES.get(info[key].strip().lower())
+            if sex is None:
+                fail(path, f"{key} = {info[key]!r} is none of 1/0, m/f, male/female",
+                     "write sex: 1 (male) or 0 (female), or gender: male or female")
+            found[key] = sex
+    if not found:
+        return "male", "neither sex nor gender given: male proportions assumed"
+    if len(set(found.values())) > 1:
+        fail(path, f"sex = {info['sex']!r} ({found['sex']}) but gender = {info['gender']!r} ({found['gender']})",
+             "keep the line that is right and delete the other")
+    key, sex = next(iter(found.items()))
+    coding = " (1 male, 0 female)" if info[key].strip() in ("0", "1") else ""
+    return sex, f"{key}: {info[key]}{coding}"
+
+
+def _elbow_anthropometry(folder) -> tuple[Subject, dict]:
+    """The scaled arm of an emg-elbow subject folder, and what its subject file gave."""
     folder = Path(folder)
-    info_path = folder / "subject_info"
-    info = read_subject_info(info_path)
-    return scaled_subject(folder.name, _metres(_field(info, info_path, "height"), "height", info_path),
-                          _number(_field(info, info_path, "weight", "mass"), "weight", info_path),
-                          str(info.get("gender", info.get("sex", "male"))))
+    path = subject_info_path(folder)
+    info = read_subject_info(path)
+    sex, found = elbow_sex(info, path)
+    subject = scaled_subject(folder.name, _metres(_field(info, path, "height"), "height", path),
+                             _number(_field(info, path, "weight", "mass"), "weight", path), sex)
+    return subject, {"file": path.name, "sex": sex, "sex_from": found}
+
+
+def elbow_subject(folder) -> Subject:
+    """This package's arm scaled by an emg-elbow subject's height (cm or m), weight (kg) and
+    sex, read from its subject file (:func:`subject_info_path`, :func:`elbow_sex`)."""
+    return _elbow_anthropometry(folder)[0]
 
 
 def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE) -> list[RecordedTrial]:
-    """Every ``exercise`` file of one subject folder of the emg-elbow layout, with inverse
-    dynamics of this package's arm scaled by ``subject_info`` and the dumbbell in the hand.
+    """Every flexion-extension file of one subject folder of the emg-elbow layout, with inverse
+    dynamics of this package's arm scaled by the subject file and the dumbbell in the hand.
 
     Biceps (ch1) feeds BIClong and BICshort, triceps (ch2) TRIlong and TRIlat; envelopes are
     normalised by the subject's largest over all its files (the data set has no MVC trial).
+    ``exercise`` must be ``"flex"``: the pronation-supination files record pronator teres and
+    biceps, no triceps. Each trial's ``metadata["subject_info"]`` says which subject file and
+    which sex line were read.
     """
     from .arm_model import inverse_dynamics
 
+    if exercise == "pronsup":
+        raise ValueError("exercise 'pronsup' records pronator teres (ch1) and biceps (ch2), no triceps, and the "
+                         "methods need biceps and triceps envelopes; use exercise='flex' (ch1 biceps, ch2 triceps).")
+    if exercise != "flex":
+        raise ValueError(f"exercise must be 'flex' (the data set's flexion-extension files); received {exercise!r}.")
     folder = Path(folder)
-    subject = elbow_subject(folder)
+    subject, subject_info = _elbow_anthropometry(folder)
     files = sorted(p for p in folder.glob("*.txt") if (m := ELBOW_FILE_PATTERN.match(p.name))
                    and m.group("exercise").lower() == exercise)
     if not files:
@@ -520,6 +599,7 @@ def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE)
                       emg=emg, emg_channels=tuple(SURFACE_MUSCLES), hand_load=load, shoulder_angle=0.0,
                       metadata={"source": "doi:10.5281/zenodo.7946782", "set": recording.name_parts["set"],
                                 "channels": "ch1 biceps -> BIClong, BICshort; ch2 triceps -> TRIlong, TRIlat",
+                                "subject_info": subject_info,
                                 "corrections": corrections})
         out.append(RecordedTrial(trial, None, {"biceps": envelopes[:, 0], "triceps": envelopes[:, 1]},
                                  {"elbow_flexion": angle}, corrections))
@@ -528,13 +608,13 @@ def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE)
 
 def write_elbow_layout(folder, subject_id: str, trials: Sequence[Trial], height_m: float, mass_kg: float,
                        sex: str = "Male", rate: float = ELBOW_RATE, seed: int = 0) -> Path:
-    """Write trials in the emg-elbow layout (``<folder>/<subject_id>/``): ``subject_info`` and
+    """Write trials in the emg-elbow layout (``<folder>/<subject_id>/``): ``subject_info.txt`` and
     one ``{subject}_flex_train_{load in g}_...`` file per trial, whose EMG columns are the
     BIClong and TRIlat envelopes modulating seeded white noise at ``rate`` and whose angle is
     in degrees. A stand-in for the real files; returns the subject folder."""
     root = Path(folder) / subject_id
     root.mkdir(parents=True, exist_ok=True)
-    (root / "subject_info").write_text(f"ID: {subject_id}\nAge: 30\nHeight: {height_m * 100:.0f} cm\n"
+    (root / SUBJECT_INFO_FILES[0]).write_text(f"ID: {subject_id}\nAge: 30\nHeight: {height_m * 100:.0f} cm\n"
                                        f"Weight: {mass_kg:.1f} kg\nArm length: 60 cm\nHand width: 8 cm\n"
                                        f"Gender: {sex}\n")
     rng = np.random.default_rng(seed)
@@ -555,15 +635,16 @@ def write_elbow_layout(folder, subject_id: str, trials: Sequence[Trial], height_
 
 def find_participant(data_root, dataset: str, participant: str = "") -> Path | None:
     """The folder of ``participant`` (any depth) under a data set's unpacked data, recognised by
-    its ``<ID>.json`` (upper-limb-torque) or ``subject_info`` (emg-elbow); with ``participant``
-    empty, the first one found. None when the data are not there."""
+    its ``<ID>.json`` (upper-limb-torque) or its subject file (emg-elbow, any of
+    :data:`SUBJECT_INFO_FILES`); with ``participant`` empty, the first one found. None when the
+    data are not there."""
     root = Path(data_root)
     if not root.is_dir():
         return None
     if dataset == "upper-limb-torque":
         found = sorted(p.parent for p in root.rglob("*.json") if p.stem == p.parent.name)
     elif dataset == "emg-elbow":
-        found = sorted(p.parent for p in root.rglob("subject_info"))
+        found = sorted({p.parent for name in SUBJECT_INFO_FILES for p in root.rglob(name)})
     else:
         raise ValueError(f"Unknown data set {dataset!r}; use 'upper-limb-torque' or 'emg-elbow'.")
     if participant:

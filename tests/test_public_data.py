@@ -4,12 +4,13 @@ every way a real file can be wrong."""
 import csv
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nmm_core import arm_model, public_data
-from nmm_core.config import DEEP_MUSCLES, SURFACE_MUSCLES
+from nmm_core.config import DEEP_MUSCLES, FOREARM_MASS, HUMERUS_LENGTH, SURFACE_MUSCLES
 from nmm_core.trials import Trial, TrialFormatError
 
 pytestmark = pytest.mark.opensim
@@ -238,3 +239,107 @@ def test_emg_elbow_implausible_rate_and_bad_files(tmp_path):
     (folder / "subject_info").write_text("ID 3\n")
     with pytest.raises(TrialFormatError, match=r"subject_info: line 1 'ID 3' is not 'key: value'"):
         public_data.load_elbow_subject(folder)
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-written fixtures in the layouts the data sets' descriptions and public readers show
+# (/work/shared/reference/datasets.md); every value is a closed form of its row k (and column j).
+# --------------------------------------------------------------------------------------------
+FIXTURES = Path(__file__).parent / "fixtures"
+ELBOW_FIXTURE = FIXTURES / "emg-elbow"
+UPPER_LIMB_FIXTURE = FIXTURES / "upper-limb-torque"
+
+
+def _fixture_angle_deg(k):
+    """The fixtures' triangular elbow angle, degrees, at row k (20 Hz, one 2 s period)."""
+    return 20 + 5 * k if k < 20 else 120 - 5 * (k - 20)
+
+
+def test_emg_elbow_fixture_subject_info_txt_with_sex_coded_0_is_a_female():
+    subject = public_data.elbow_subject(ELBOW_FIXTURE / "subject 1")
+    # height 162 (cm), weight 58 kg, sex 0 = female: de Leva's upper arm 281.7/1741 of stature,
+    # female forearm + hand 1.38 % + 0.56 % of body mass.
+    assert subject.name == "subject_1"
+    assert subject.segment_length_scale == pytest.approx(1.62 * 281.7 / 1741.0 / HUMERUS_LENGTH, rel=1e-12)
+    assert subject.forearm_mass_scale == pytest.approx(58.0 * (0.0138 + 0.0056) / FOREARM_MASS, rel=1e-12)
+
+
+def test_emg_elbow_fixture_description_keys_gender_male():
+    subject = public_data.elbow_subject(ELBOW_FIXTURE / "subject 2")
+    assert subject.segment_length_scale == pytest.approx(1.80 * 281.7 / 1741.0 / HUMERUS_LENGTH, rel=1e-12)
+    assert subject.forearm_mass_scale == pytest.approx(82.0 * (0.0162 + 0.0061) / FOREARM_MASS, rel=1e-12)
+
+
+def test_emg_elbow_fixture_loads_flexion_files_only_with_values():
+    loaded = public_data.load_elbow_subject(ELBOW_FIXTURE / "subject 1", rate=20.0)
+    assert [r.trial.name for r in loaded] == ["subject1_flex_test_2270", "subject1_flex_train_0"]
+    test, train = (r.trial for r in loaded)
+    assert (test.hand_load, train.hand_load) == (2.27, 0.0)
+    assert (test.metadata["set"], train.metadata["set"]) == ("test", "train")
+    assert test.subject == "subject 1"
+    angle = np.radians([_fixture_angle_deg(k) for k in range(39)])  # 100 Hz samples 0, 5, ... are rows 0, 1, ...
+    np.testing.assert_allclose(train.elbow_angle[::5], angle, atol=1e-9)
+    # Filtered ch1 (biceps) is +-0.4 in the 2270 g file, +-0.2 in the other; ch2 (triceps) +-0.1
+    # in both: normalised by the subject's peaks, 1 and 0.5, 1 and 1. The raw columns (+-1 and
+    # +-0.5 in both files) would give 1 everywhere.
+    np.testing.assert_allclose(test.channel("BIClong"), 1.0, atol=1e-9)
+    np.testing.assert_allclose(train.channel("BICshort"), 0.5, atol=1e-9)
+    np.testing.assert_allclose(train.channel("TRIlong"), 1.0, atol=1e-9)
+    np.testing.assert_allclose(test.channel("TRIlat"), 1.0, atol=1e-9)
+    assert train.metadata["subject_info"] == {"file": "subject_info.txt", "sex": "female",
+                                              "sex_from": "sex: 0 (1 male, 0 female)"}
+
+
+def test_emg_elbow_fixture_sex_and_gender_spellings(tmp_path):
+    folder = tmp_path / "subject 3"
+    shutil.copytree(ELBOW_FIXTURE / "subject 2", folder)
+    info = folder / "subject_info.txt"
+    for line, sex in (("Gender: F", "female"), ("gender: female", "female"), ("Sex: 1", "male"), ("SEX: m", "male")):
+        info.write_text(f"Height: 170\nWeight: 60\n{line}\n")
+        loaded = public_data.load_elbow_subject(folder, rate=20.0)
+        assert loaded[0].trial.metadata["subject_info"]["sex"] == sex, line
+    info.write_text("Height: 170\nWeight: 60\nsex: 2\n")
+    with pytest.raises(TrialFormatError, match=r"subject_info.txt: sex = '2' is none of 1/0, m/f, male/female\. "
+                                               r"To fix: write sex: 1 \(male\) or 0 \(female\)"):
+        public_data.elbow_subject(folder)
+    info.write_text("Height: 170\nWeight: 60\nsex: 1\ngender: female\n")
+    with pytest.raises(TrialFormatError, match=r"sex = '1' \(male\) but gender = 'female'"):
+        public_data.elbow_subject(folder)
+
+
+def test_emg_elbow_pronation_files_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"exercise 'pronsup' records pronator teres \(ch1\) and biceps \(ch2\)"):
+        public_data.load_elbow_subject(ELBOW_FIXTURE / "subject 1", exercise="pronsup", rate=20.0)
+
+
+def test_find_participant_finds_the_fixtures():
+    assert public_data.find_participant(ELBOW_FIXTURE, "emg-elbow") == ELBOW_FIXTURE / "subject 1"
+    assert public_data.find_participant(ELBOW_FIXTURE, "emg-elbow", "subject 2") == ELBOW_FIXTURE / "subject 2"
+    assert public_data.find_participant(UPPER_LIMB_FIXTURE, "upper-limb-torque") == UPPER_LIMB_FIXTURE / "S01"
+
+
+def test_upper_limb_fixture_loads_both_tasks_with_values():
+    loaded = public_data.load_upper_limb_participant(UPPER_LIMB_FIXTURE / "S01", model="package")
+    assert [r.trial.name for r in loaded] == ["MJ_T0", "SJ_T0"]
+    rows = np.arange(11)
+    emg = {name: j / 100 + rows / 1000 for j, name in enumerate(
+        ["DELTAnt", "DELTMed", "DELTPost", "PECT", "LATI", "TRILong", "TRILat", "TRIMed", "BICLong", "BICShort",
+         "BRA", "BRD"], 1)}
+    for recorded, shoulder in zip(loaded, (0.325, 0.2)):
+        trial = recorded.trial
+        np.testing.assert_allclose(trial.time, rows / 100, atol=1e-9)
+        np.testing.assert_allclose(trial.elbow_angle, 0.5 + 0.1 * rows, atol=1e-12)
+        np.testing.assert_allclose(trial.emg, np.column_stack([emg["BICLong"], emg["BICShort"], emg["TRILong"],
+                                                               emg["TRILat"]]), atol=1e-12)
+        np.testing.assert_allclose(trial.truth["BRA"], emg["BRA"], atol=1e-12)
+        np.testing.assert_allclose(trial.truth["TRImed"], emg["TRIMed"], atol=1e-12)
+        np.testing.assert_allclose(recorded.file_torque, 2.0 + 0.1 * rows, atol=1e-12)
+        np.testing.assert_allclose(recorded.emg["DELTAnt"], emg["DELTAnt"], atol=1e-12)
+        assert trial.shoulder_angle == pytest.approx(shoulder, abs=1e-12)
+        assert trial.hand_load == 0.0
+        assert trial.torque.shape == (11,) and np.all(np.isfinite(trial.torque))
+        assert recorded.corrections == []
+    # The JSON's height 1.80 m, weight 75 kg, male.
+    subject = public_data.upper_limb_subject(UPPER_LIMB_FIXTURE / "S01")
+    assert subject.segment_length_scale == pytest.approx(1.80 * 281.7 / 1741.0 / HUMERUS_LENGTH, rel=1e-12)
+    assert subject.forearm_mass_scale == pytest.approx(75.0 * (0.0162 + 0.0061) / FOREARM_MASS, rel=1e-12)
