@@ -269,15 +269,22 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
     return RecordedTrial(trial, file_torque, emg, coordinates, corrections)
 
 
-def _scaled_model_torque(participant_dir: Path, time, coordinates: dict, elbow_key: str, osim_model=None):
-    from .arm_model import _osim, inverse_dynamics_of_model
+def _scaled_model(participant_dir: Path):
+    """The participant's ``scaledModel.osim`` as an ``opensim.Model``."""
+    from .arm_model import _osim
 
     path = participant_dir / "scaledModel.osim"
-    if osim_model is None:
-        if not path.is_file():
-            fail(path, "the participant's scaled model is missing",
-                 "fetch the participant again, or pass model='package' to use this package's arm")
-        osim_model = _osim().Model(str(path))
+    if not path.is_file():
+        fail(path, "the participant's scaled model is missing",
+             "fetch the participant again, or pass model='package' to use this package's arm")
+    return _osim().Model(str(path))
+
+
+def _scaled_model_torque(participant_dir: Path, time, coordinates: dict, elbow_key: str, osim_model=None):
+    from .arm_model import inverse_dynamics_of_model
+
+    path = participant_dir / "scaledModel.osim"
+    osim_model = osim_model if osim_model is not None else _scaled_model(participant_dir)
     names = {osim_model.getCoordinateSet().get(i).getName() for i in range(osim_model.getCoordinateSet().getSize())}
     given = {("elbow_flexion" if k == elbow_key else k): v for k, v in coordinates.items()}
     used = {k: v for k, v in given.items() if k in names}
@@ -302,30 +309,21 @@ def load_upper_limb_participant(participant_dir, model: str = "scaled", tasks: S
     """Every trial of one participant of the upper-limb-torque layout (see the module docstring)."""
     participant_dir = Path(participant_dir)
     upper_limb_participant_info(participant_dir)
-    osim_model = None
-    if model == "scaled":
-        from .arm_model import _osim
-
-        path = participant_dir / "scaledModel.osim"
-        if not path.is_file():
-            fail(path, "the participant's scaled model is missing",
-                 "fetch the participant again, or pass model='package' to use this package's arm")
-        osim_model = _osim().Model(str(path))
+    osim_model = _scaled_model(participant_dir) if model == "scaled" else None  # read once for all trials
     subject = upper_limb_subject(participant_dir) if model == "package" else None
     return [load_upper_limb_trial(d, participant_dir, model, subject, osim_model)
             for d in upper_limb_trial_dirs(participant_dir) if d.parent.name in tasks]
 
 
-def upper_limb_geometry(participant_dir, shoulder_angle: float = 0.0, model: str = "scaled"):
+def upper_limb_geometry(participant_dir, shoulder_angle: float = 0.0):
     """Muscle geometry for the learner: lengths and moment arms of the six arm26 muscles from
-    the participant's scaled model (shoulder elevation held at ``shoulder_angle``), or from
-    this package's arm scaled to the participant."""
-    from .arm_model import _osim, fit_model_geometry, fit_muscle_geometry
+    the participant's scaled model, shoulder elevation held at ``shoulder_angle`` (rad). (For
+    this package's arm scaled to the participant instead, use
+    ``arm_model.fit_muscle_geometry(upper_limb_subject(participant_dir), shoulder_angle)``.)"""
+    from .arm_model import fit_model_geometry
 
     participant_dir = Path(participant_dir)
-    if model == "package":
-        return fit_muscle_geometry(upper_limb_subject(participant_dir), shoulder_angle)
-    osim_model = _osim().Model(str(participant_dir / "scaledModel.osim"))
+    osim_model = _scaled_model(participant_dir)
     names = {osim_model.getCoordinateSet().get(i).getName() for i in range(osim_model.getCoordinateSet().getSize())}
     elbow = osim_model.getCoordinateSet().get("elbow_flexion")
     elbow_range = (max(elbow.getRangeMin(), config.ELBOW_RANGE[0]), min(elbow.getRangeMax(), config.ELBOW_RANGE[1]))
@@ -356,7 +354,7 @@ def write_upper_limb_layout(folder, participant: str, trials: Sequence[Trial], s
         for muscle in SURFACE_MUSCLES:
             emg[to_file[muscle]] = trial.channel(muscle)
         for muscle in DEEP_MUSCLES:
-            emg[to_file[muscle]] = np.interp(time, time, trial.truth[muscle])
+            emg[to_file[muscle]] = trial.truth[muscle]
         _write_csv(directory / "emgFilt.csv", time, emg)
         angles = {name: np.zeros_like(time) for name in UPPER_LIMB_COORDINATES}
         angles["elbow_flexion"] = trial.elbow_angle

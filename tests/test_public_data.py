@@ -343,3 +343,13 @@ def test_upper_limb_fixture_loads_both_tasks_with_values():
     subject = public_data.upper_limb_subject(UPPER_LIMB_FIXTURE / "S01")
     assert subject.segment_length_scale == pytest.approx(1.80 * 281.7 / 1741.0 / HUMERUS_LENGTH, rel=1e-12)
     assert subject.forearm_mass_scale == pytest.approx(75.0 * (0.0162 + 0.0061) / FOREARM_MASS, rel=1e-12)
+
+
+def test_a_trial_read_on_its_own_finds_the_scaled_model_missing(participant):
+    root, _, _ = participant
+    (root / "scaledModel.osim").unlink()
+    with pytest.raises(TrialFormatError, match=r"scaledModel.osim: the participant's scaled model is missing\. "
+                                               r"To fix: .*model='package'"):
+        public_data.load_upper_limb_trial(root / "SJ" / "trial1")
+    with pytest.raises(TrialFormatError, match=r"scaledModel.osim: the participant's scaled model is missing"):
+        public_data.upper_limb_geometry(root)
