@@ -353,3 +353,22 @@ def test_a_trial_read_on_its_own_finds_the_scaled_model_missing(participant):
         public_data.load_upper_limb_trial(root / "SJ" / "trial1")
     with pytest.raises(TrialFormatError, match=r"scaledModel.osim: the participant's scaled model is missing"):
         public_data.upper_limb_geometry(root)
+
+
+def test_the_stand_in_elbow_layout_is_found_and_read_back(tmp_path):
+    # The real-data chapter's stand-in: trials written in the emg-elbow layout, then found and
+    # loaded like the real files.
+    subject = public_data.scaled_subject("P01", HEIGHT, MASS)
+    trials = [_synthetic_trial(subject, 0), _synthetic_trial(subject, 1)]
+    public_data.write_elbow_layout(tmp_path, "P01", trials, HEIGHT, MASS)
+    folder = public_data.find_participant(tmp_path, "emg-elbow")
+    assert folder == tmp_path / "P01"
+    assert (folder / "subject_info.txt").is_file()
+    loaded = public_data.load_elbow_subject(folder)
+    assert [r.trial.metadata["set"] for r in loaded] == ["test", "train"]
+    for recorded, source in zip(loaded, trials[::-1]):
+        time = recorded.trial.time
+        np.testing.assert_allclose(recorded.trial.elbow_angle, np.interp(time, source.time, source.elbow_angle),
+                                   atol=1e-4)
+    assert loaded[0].trial.metadata["subject_info"] == {"file": "subject_info.txt", "sex": "male",
+                                                        "sex_from": "gender: Male"}
