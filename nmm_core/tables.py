@@ -172,6 +172,7 @@ def _read_text(path: Path) -> tuple[str, list[str]]:
 
 
 def _resolve_delimiter(text: str, delimiter: str | None) -> str | None:
+    """``delimiter`` itself, or for ``"auto"`` the first line's most frequent candidate (None: whitespace)."""
     if delimiter != AUTO:
         return delimiter
     first = next((line for line in text.splitlines() if line.strip()), "")

@@ -128,7 +128,8 @@ def test_read_table_reports_true_line_numbers_past_blank_lines(tmp_path):
 def test_fill_short_gaps_names_the_lines_of_a_long_gap(tmp_path):
     values = np.array([1.0, np.nan, np.nan, np.nan, 4.0])
     with pytest.raises(DataFormatError, match=r"column 'a' has 3 missing values in a row \(lines 4-6, 0.03 s\)"):
-        tables.fill_short_gaps(values, 100.0, tmp_path / "gap.csv", "a", max_gap_s=0.02, lines=np.array([2, 4, 5, 6, 7]))
+        tables.fill_short_gaps(values, 100.0, tmp_path / "gap.csv", "a", max_gap_s=0.02,
+                               lines=np.array([2, 4, 5, 6, 7]))
     filled, note = tables.fill_short_gaps(values, 100.0, tmp_path / "gap.csv", "a")
     np.testing.assert_allclose(filled, [1.0, 1.75, 2.5, 3.25, 4.0])
     assert note == "gap.csv: 3 missing values of 'a' interpolated (1 runs)"
