@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import psutil
 
-from . import synergy, training
+from . import paths, synergy, training
 from .inference import StreamingEstimator, compile_for_inference, estimate
 
 from .training import SubjectData, movement_seconds, subject_data
@@ -242,9 +242,6 @@ def run_isolated(measure: str, backend: str = "tensorflow", timeout: float = 180
     ``jit="on"`` -> ``--jit on``). A process has one Keras backend, hence the subprocess.
     Raises RuntimeError whose first line is the failure's cause (the process's last line of
     error output), followed by the command and the rest of that output."""
-    import subprocess
-    import sys
-
     command = [sys.executable, "-m", "nmm_core.benchmark", measure]
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")

@@ -22,9 +22,13 @@ The folder holds one ``recordings.json`` and the files it names::
       ]
     }
 
-Each file is a CSV with a header row (``.csv``) or an OpenSim storage file (``.sto``/``.mot``);
-kinematics and torque may share one. EMG columns are processed, MVC-normalised envelopes (use
-:func:`nmm_core.signals.process_emg` on raw EMG first). The subject is either
+Each file is a CSV with a header row (``.csv``; commas, semicolons or tabs, see
+:func:`nmm_core.tables.read_table`) or an OpenSim storage file (``.sto``/``.mot``, see
+:func:`nmm_core.storage.read_sto`);
+kinematics and torque may share one. The elbow angle of a CSV is in ``angle_unit``; that of a
+storage file in the unit its ``inDegrees`` header line gives (which, as in OpenSim, concerns the
+angle only: torque and EMG in the same file are never converted). EMG columns are processed,
+MVC-normalised envelopes (use :func:`nmm_core.signals.process_emg` on raw EMG first). The subject is either
 ``height_m``/``mass_kg``/``sex`` (the package's arm scaled by them, see
 :func:`nmm_core.public_data.scaled_subject`) or ``segment_length_scale``/``forearm_mass_scale``.
 
@@ -41,37 +45,59 @@ from pathlib import Path
 import numpy as np
 
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
-from .public_data import (_fail, common_span, column_name, elbow_in_range, fill_short_gaps, read_table,
-                          scaled_subject)
+from .public_data import scaled_subject
 from .storage import read_sto
-from .trials import Trial, TrialFormatError, save_trial
+from .tables import column_name, common_span, elbow_in_range, fail, read_table
+from .trials import Trial, save_trial
 
 METADATA_FILE = "recordings.json"
 RATE_TOLERANCE = 0.01
 
 
-def _table(path: Path, time_column: str) -> tuple[np.ndarray, dict, list[str]]:
-    """(time, columns, corrections) of a CSV or OpenSim storage file."""
+def _table(path: Path, time_column: str) -> tuple[np.ndarray, dict, list[str], bool | None]:
+    """Read a CSV or OpenSim storage file named in recordings.json.
+
+    Returns
+    -------
+    time : ndarray, shape (T,)
+        s.
+    columns : dict of str to ndarray, shape (T,) each
+        The other columns, in the file's units.
+    corrections : list of str
+        What was corrected while reading.
+    in_degrees : bool or None
+        The ``inDegrees`` flag of a ``.sto``/``.mot`` header; None for a CSV (which says
+        nothing of its units).
+    """
     if not path.is_file():
-        _fail(path, "the file named in recordings.json is missing", "check the file name in 'trials'")
+        fail(path, "the file named in recordings.json is missing", "check the file name in 'trials'")
     if path.suffix.lower() in (".sto", ".mot"):
+        # read_sto refuses NaN, so there are no gaps to fill here.
         series = read_sto(path)
         columns = {label: np.array(series.data[:, j], dtype=float) for j, label in enumerate(series.labels)}
-        if series.in_degrees:
-            columns = {k: np.radians(v) for k, v in columns.items()}
-        time = np.array(series.time, dtype=float)
-        rate = (time.size - 1) / (time[-1] - time[0])
-        corrections = []
-        for name in list(columns):
-            columns[name], note = fill_short_gaps(columns[name], rate, path, name)
-            if note:
-                corrections.append(note)
-        return time, columns, corrections
+        corrections = [f"{path.name}: {note}" for note in series.notes]
+        return np.array(series.time, dtype=float), columns, corrections, series.in_degrees
     if path.suffix.lower() != ".csv":
-        _fail(path, f"unknown file type {path.suffix!r}", "use .csv (header row) or OpenSim .sto/.mot")
+        fail(path, f"unknown file type {path.suffix!r}", "use .csv (header row) or OpenSim .sto/.mot")
     columns, corrections = read_table(path, time_column=time_column)
     time = columns.pop(column_name(columns, time_column, path))
-    return time, columns, corrections
+    return time, columns, corrections, None
+
+
+def _elbow_in_degrees(meta: dict, header_degrees: bool | None, path: Path, corrections: list[str]) -> bool:
+    """Whether the elbow angle column of ``path`` is in degrees.
+
+    A ``.sto``/``.mot`` header says so itself, and OpenSim's ``inDegrees`` concerns rotations
+    only: torque and EMG in the same file stay as they are. A CSV's unit is recordings.json's
+    ``angle_unit``; where both exist and disagree, the header wins and a note says so.
+    """
+    declared = meta.get("angle_unit", "rad") == "deg"
+    if header_degrees is None:
+        return declared
+    if "angle_unit" in meta and declared != header_degrees:
+        corrections.append(f"{path.name}: recordings.json gives angle_unit {meta['angle_unit']!r} but the file's "
+                           f"header says inDegrees={'yes' if header_degrees else 'no'}; the header was followed")
+    return header_degrees
 
 
 def _check_rate(time: np.ndarray, declared, path: Path, field: str) -> None:
@@ -79,8 +105,8 @@ def _check_rate(time: np.ndarray, declared, path: Path, field: str) -> None:
         return
     rate = (time.size - 1) / (time[-1] - time[0])
     if abs(rate - float(declared)) > RATE_TOLERANCE * float(declared):
-        _fail(path, f"its time column gives {rate:.4g} Hz but recordings.json declares {field} = {declared}",
-              f"correct {field}, or resample the file")
+        fail(path, f"its time column gives {rate:.4g} Hz but recordings.json declares {field} = {declared}",
+             f"correct {field}, or resample the file")
 
 
 def read_metadata(folder) -> dict:
@@ -88,36 +114,36 @@ def read_metadata(folder) -> dict:
     folder = Path(folder)
     path = folder / METADATA_FILE
     if not path.is_file():
-        _fail(path, "the metadata file is missing", f"write {METADATA_FILE} as documented in nmm_core.own_data")
+        fail(path, "the metadata file is missing", f"write {METADATA_FILE} as documented in nmm_core.own_data")
     try:
         meta = json.loads(path.read_text())
     except ValueError as error:
-        _fail(path, f"not valid JSON ({error})", "repair the JSON")
+        fail(path, f"not valid JSON ({error})", "repair the JSON")
     if meta.get("format") != "nmm-own-data" or meta.get("version") != 1:
-        _fail(path, "'format' must be 'nmm-own-data' and 'version' 1", "add the two fields")
+        fail(path, "'format' must be 'nmm-own-data' and 'version' 1", "add the two fields")
     for field in ("subject", "columns", "trials"):
         if field not in meta:
-            _fail(path, f"no field {field!r}", f"add {field!r} as documented in nmm_core.own_data")
+            fail(path, f"no field {field!r}", f"add {field!r} as documented in nmm_core.own_data")
     columns = meta["columns"]
     for field in ("time", "elbow_angle", "torque", "emg"):
         if field not in columns:
-            _fail(path, f"'columns' has no {field!r}", f"name the file column that holds {field}")
+            fail(path, f"'columns' has no {field!r}", f"name the file column that holds {field}")
     missing = [m for m in SURFACE_MUSCLES if m not in columns["emg"]]
     unknown = [m for m in list(columns["emg"]) + list(columns.get("deep", {})) if m not in MUSCLE_NAMES]
     if unknown:
-        _fail(path, f"'columns.emg'/'columns.deep' name unknown muscles {unknown}",
-              f"use the arm26 names {', '.join(MUSCLE_NAMES)}")
+        fail(path, f"'columns.emg'/'columns.deep' name unknown muscles {unknown}",
+             f"use the arm26 names {', '.join(MUSCLE_NAMES)}")
     if missing:
-        _fail(path, f"'columns.emg' has no channel for {', '.join(missing)}",
-              "the methods need the four surface muscles BIClong, BICshort, TRIlong and TRIlat")
+        fail(path, f"'columns.emg' has no channel for {', '.join(missing)}",
+             "the methods need the four surface muscles BIClong, BICshort, TRIlong and TRIlat")
     if meta.get("angle_unit", "rad") not in ("rad", "deg"):
-        _fail(path, f"'angle_unit' is {meta.get('angle_unit')!r}", "use 'rad' or 'deg'")
+        fail(path, f"'angle_unit' is {meta.get('angle_unit')!r}", "use 'rad' or 'deg'")
     if not isinstance(meta["trials"], list) or not meta["trials"]:
-        _fail(path, "'trials' is empty", "list one entry per trial")
+        fail(path, "'trials' is empty", "list one entry per trial")
     for index, trial in enumerate(meta["trials"]):
         for field in ("name", "kinematics", "torque", "emg"):
             if field not in trial:
-                _fail(path, f"trials[{index}] has no {field!r}", f"add {field!r} to the trial entry")
+                fail(path, f"trials[{index}] has no {field!r}", f"add {field!r} to the trial entry")
     return meta
 
 
@@ -129,7 +155,7 @@ def subject_of(meta: dict, path: Path) -> Subject:
         try:
             return scaled_subject(name, float(record["height_m"]), float(record["mass_kg"]), record.get("sex", "male"))
         except (KeyError, ValueError) as error:
-            _fail(path, f"'subject' needs height_m and mass_kg in metres and kilograms ({error})", "correct them")
+            fail(path, f"'subject' needs height_m and mass_kg in metres and kilograms ({error})", "correct them")
     return Subject(name, segment_length_scale=float(record.get("segment_length_scale", 1.0)),
                    forearm_mass_scale=float(record.get("forearm_mass_scale", 1.0)))
 
@@ -144,15 +170,15 @@ def read_trials(folder) -> tuple[Subject, list[Trial]]:
     out = []
     for entry in meta["trials"]:
         kin_path, torque_path, emg_path = (folder / entry[k] for k in ("kinematics", "torque", "emg"))
-        time, kinematics, corrections = _table(kin_path, names["time"])
+        time, kinematics, corrections, header_degrees = _table(kin_path, names["time"])
         _check_rate(time, meta.get("kinematics_rate_hz"), kin_path, "kinematics_rate_hz")
         angle = kinematics[column_name(kinematics, names["elbow_angle"], kin_path)]
-        if meta.get("angle_unit", "rad") == "deg" and kin_path.suffix.lower() == ".csv":
+        if _elbow_in_degrees(meta, header_degrees, kin_path, corrections):
             angle = np.radians(angle)
-        torque_time, torque_table, notes = _table(torque_path, names["time"])
+        torque_time, torque_table, notes, _ = _table(torque_path, names["time"])
         corrections += notes
         torque = torque_table[column_name(torque_table, names["torque"], torque_path)]
-        emg_time, emg_table, notes = _table(emg_path, names["time"])
+        emg_time, emg_table, notes, _ = _table(emg_path, names["time"])
         corrections += notes
         _check_rate(emg_time, meta.get("emg_rate_hz"), emg_path, "emg_rate_hz")
         keep = common_span(time, emg_time, kin_path, emg_path) & common_span(time, torque_time, kin_path, torque_path)
@@ -165,7 +191,7 @@ def read_trials(folder) -> tuple[Subject, list[Trial]]:
         surface = np.column_stack([np.interp(time, emg_time, emg_table[column_name(emg_table, names["emg"][m], emg_path)])
                                    for m in SURFACE_MUSCLES])
         if surface.min() < -1e-6:
-            _fail(emg_path, "EMG envelopes are negative somewhere", "use rectified, low-pass filtered envelopes")
+            fail(emg_path, "EMG envelopes are negative somewhere", "use rectified, low-pass filtered envelopes")
         deep = {m: np.interp(time, emg_time, emg_table[column_name(emg_table, column, emg_path)])
                 for m, column in names.get("deep", {}).items() if m in DEEP_MUSCLES}
         out.append(Trial(
@@ -184,8 +210,8 @@ def convert(folder, output) -> list[Path]:
     root = Path(output) / subject.name
     existing = [root / t.name for t in trials if (root / t.name).exists()]
     if existing:
-        raise TrialFormatError(f"{existing[0]} already exists; nothing was written. Fix: choose another "
-                               "output folder, or move the old trial folders away first.")
+        fail(existing[0], "already exists; nothing was written", "choose another output folder, or move the old "
+             "trial folders away first")
     root.mkdir(parents=True, exist_ok=True)
     (root / "subject.json").write_text(json.dumps({"name": subject.name,
                                                    "segment_length_scale": subject.segment_length_scale,

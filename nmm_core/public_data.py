@@ -14,19 +14,22 @@ layouts:
     inverse dynamics of the participant's scaled model (or, with ``model="package"``, of this
     package's arm scaled by the participant's height and mass), beside the file's torque.
 ``emg-elbow`` (doi:10.5281/zenodo.7946782)
-    One folder per subject with ``subject_info`` (``key: value`` lines) and whitespace-delimited
-    ``{subject}_{exercise}_{set}_{load}.txt`` files of five columns (raw ch1, raw ch2, filtered
-    ch1, filtered ch2, angle), ch1 biceps and ch2 triceps, standing with the arm at the side.
+    One folder per subject with ``subject_info.txt`` (``key: value`` lines; an extension-less
+    ``subject_info`` is read too; sex under ``sex``, coded 1/0, or ``gender``) and
+    whitespace-delimited ``{subject}_{exercise}_{set}_{load}.txt`` files of five columns (raw
+    ch1, raw ch2, filtered ch1, filtered ch2, angle); in the flexion-extension (``flex``) files
+    ch1 is the biceps and ch2 the triceps, standing with the arm at the side.
     :func:`load_elbow_subject` reads it with this package's arm scaled by the subject's height
     and mass and the dumbbell as the hand load.
 
-Everything a file can get wrong has a clear error naming the file, the field and the fix, or a
-documented correction recorded in ``Trial.metadata["corrections"]``:
+Everything a file can get wrong has a clear error naming the file, the field and the fix (a
+:class:`~nmm_core.tables.DataFormatError`), or a documented correction recorded in
+``Trial.metadata["corrections"]`` (the generic ones are :mod:`nmm_core.tables`'):
 
 - column names are matched without regard to case; extra columns are kept aside, unused;
 - angles above 3.5 in magnitude are taken as degrees (no elbow reaches 3.5 rad) and converted;
-- runs of NaN up to ``MAX_GAP_S`` are filled by linear interpolation; longer runs, or NaN at
-  either end, are an error;
+- runs of NaN up to :data:`~nmm_core.tables.MAX_GAP_S` are filled by linear interpolation;
+  longer runs, or NaN at either end, are an error;
 - EMG and kinematics on different time bases are put on the kinematics' by interpolation and
   cut to their common span; less than 90 % overlap is an error;
 - elbow angles at most 0.1 rad outside the model's range are clipped to it.
@@ -43,24 +46,21 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from . import config
-from .arm_model import (_osim, build_arm_model, fit_model_geometry, fit_muscle_geometry, inverse_dynamics,
-                        inverse_dynamics_of_model, save_model)
+from .arm_model import (_osim, build_arm_model, fit_model_geometry, inverse_dynamics, inverse_dynamics_of_model,
+                        save_model)
 from .config import DEEP_MUSCLES, SURFACE_MUSCLES, Subject
 from .signals import envelope
-from .trials import Trial, TrialFormatError
+from .tables import column_name, common_span, degrees_note, elbow_in_range, fail, read_table
+from .trials import Trial
 
 #: The full virtual cohort's subject that stands in for a public data set whose files are not
 #: on the machine (the real-data chapter writes its hanging trials in the data set's layout).
 STAND_IN_SUBJECT = "S02"
-MAX_GAP_S = 0.1  # longest run of NaN filled by interpolation, s
-ANGLE_DEGREES_THRESHOLD = 3.5  # |angle| above this is in degrees
-MIN_OVERLAP = 0.9
-CLIP_TOLERANCE = 0.1  # rad
 
 #: Columns of the upper-limb-torque EMG files, and the ones this package's arm has.
 UPPER_LIMB_EMG = ("DELTAnt", "DELTMed", "DELTPost", "PECT", "LATI", "TRILong", "TRILat", "TRIMed",
@@ -104,136 +104,6 @@ class RecordedTrial:
     corrections: list
 
 
-def _fail(path: Path, problem: str, fix: str):
-    raise TrialFormatError(f"{path}: {problem}. Fix: {fix}")
-
-
-# --------------------------------------------------------------------------------------------
-# Tables.
-# --------------------------------------------------------------------------------------------
-def fill_short_gaps(values: np.ndarray, rate: float, path: Path, column: str,
-                    max_gap_s: float = MAX_GAP_S) -> tuple[np.ndarray, str | None]:
-    """Fill runs of NaN up to ``max_gap_s`` by linear interpolation; error for longer ones or
-    NaN at either end. Returns the filled values and a correction note (None if none)."""
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return values, None
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(int), [0]])))
-    runs = list(zip(edges[::2], edges[1::2]))
-    for start, stop in runs:
-        if start == 0 or stop == values.size:
-            _fail(path, f"column {column!r} has no value in rows {start + 2}-{stop + 1} at the "
-                  "start or end of the recording", "cut the trial to where the signal is recorded")
-        if (stop - start) / rate > max_gap_s:
-            _fail(path, f"column {column!r} has {stop - start} missing values in a row (rows "
-                  f"{start + 2}-{stop + 1}, {(stop - start) / rate:.2f} s), more than the "
-                  f"{max_gap_s} s filled by interpolation", "cut the trial around the gap or repair it")
-    index = np.arange(values.size)
-    filled = values.copy()
-    filled[bad] = np.interp(index[bad], index[~bad], values[~bad])
-    return filled, f"{path.name}: {int(bad.sum())} missing values of {column!r} interpolated ({len(runs)} runs)"
-
-
-def read_table(path, delimiter: str | None = ",", time_column: str | None = "time",
-               names: Sequence[str] | None = None) -> tuple[dict, list[str]]:
-    """Columns of a delimited text table with a header row (or ``names``), as float arrays.
-
-    Keys keep the header's spelling; :func:`column_name` finds them without regard to case. With a
-    ``time_column``, time must be finite and strictly increasing and short NaN runs in the
-    other columns are filled (:func:`fill_short_gaps`). Returns (columns, corrections).
-    """
-    path = Path(path)
-    if not path.is_file():
-        _fail(path, "the file is missing", "check the folder against the data set's layout, or fetch it again")
-    with open(path, newline="") as handle:
-        if delimiter is None:
-            rows = [line.split() for line in handle if line.strip()]
-        else:
-            rows = [row for row in csv.reader(handle, delimiter=delimiter) if any(cell.strip() for cell in row)]
-    if names is None:
-        if not rows:
-            _fail(path, "the file is empty", "fetch it again")
-        header, rows = [h.strip() for h in rows[0]], rows[1:]
-    else:
-        header = list(names)
-    if not rows:
-        _fail(path, "the file has a header but no data", "fetch it again; the download may be truncated")
-    data = np.full((len(rows), len(header)), np.nan)
-    first_row = 2 if names is None else 1
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            _fail(path, f"line {i + first_row} has {len(row)} fields, the header {len(header)}",
-                  "the file is truncated or malformed; fetch it again")
-        for j, cell in enumerate(row):
-            cell = cell.strip()
-            if cell.lower() in ("", "nan", "na", "null"):
-                continue
-            try:
-                data[i, j] = float(cell)
-            except ValueError:
-                _fail(path, f"line {i + first_row}, column {header[j]!r}: {cell!r} is not a number",
-                      "repair or re-fetch the file")
-    columns = {name: data[:, j] for j, name in enumerate(header)}
-    corrections: list[str] = []
-    if time_column is not None:
-        time_key = column_name(columns, time_column, path)
-        time = columns[time_key]
-        if not np.all(np.isfinite(time)) or np.any(np.diff(time) <= 0):
-            row = int(np.flatnonzero(~np.isfinite(time) | np.concatenate([[False], np.diff(time) <= 0]))[0])
-            _fail(path, f"time is missing or not increasing at line {row + first_row}",
-                  "repair the time column or re-fetch the file")
-        rate = (time.size - 1) / (time[-1] - time[0])
-        for name in header:
-            if name != time_key:
-                columns[name], note = fill_short_gaps(columns[name], rate, path, name)
-                if note:
-                    corrections.append(note)
-    return columns, corrections
-
-
-def column_name(columns: Mapping, wanted: str, path: Path) -> str:
-    """The key of ``columns`` equal to ``wanted`` without regard to case (error if none)."""
-    for name in columns:
-        if name.lower() == wanted.lower():
-            return name
-    _fail(path, f"no column {wanted!r} (columns: {', '.join(columns)})",
-          f"check the file against the layout; the column {wanted!r} is required")
-
-
-def angles_in_radians(values: np.ndarray, path: Path, column: str) -> tuple[np.ndarray, str | None]:
-    """Convert a joint angle given in degrees (any magnitude above 3.5) to radians."""
-    finite = values[np.isfinite(values)]
-    if finite.size and np.abs(finite).max() > ANGLE_DEGREES_THRESHOLD:
-        return np.radians(values), f"{path.name}: {column!r} taken as degrees (max |value| {np.abs(finite).max():.1f}) and converted to rad"
-    return values, None
-
-
-def _on_time(values: np.ndarray, time: np.ndarray, target: np.ndarray) -> np.ndarray:
-    return np.interp(target, time, values)
-
-
-def common_span(time_a: np.ndarray, time_b: np.ndarray, path_a: Path, path_b: Path) -> np.ndarray:
-    """Mask of ``time_a`` (the kinematics) inside the span of ``time_b``; error if ``time_b``
-    covers less than 90 % of ``time_a``'s span."""
-    start, stop = max(time_a[0], time_b[0]), min(time_a[-1], time_b[-1])
-    if stop <= start or (stop - start) < MIN_OVERLAP * (time_a[-1] - time_a[0]):
-        _fail(path_b, f"covers {time_b[0]:.2f}-{time_b[-1]:.2f} s but {path_a.name} covers "
-              f"{time_a[0]:.2f}-{time_a[-1]:.2f} s (less than {MIN_OVERLAP:.0%} in common)",
-              "check that both files belong to the same trial, or cut the kinematics to the recording")
-    return (time_a >= start - 1e-9) & (time_a <= stop + 1e-9)
-
-
-def elbow_in_range(angle: np.ndarray, path: Path, elbow_range=config.ELBOW_RANGE) -> tuple[np.ndarray, str | None]:
-    """Clip elbow angles at most 0.1 rad outside the model's range; error beyond."""
-    low, high = elbow_range
-    if angle.min() < low - CLIP_TOLERANCE or angle.max() > high + CLIP_TOLERANCE:
-        _fail(path, f"the elbow angle spans {angle.min():.2f} to {angle.max():.2f} rad, outside the "
-              f"model's {low:.2f} to {high:.2f} rad", "check the angle's sign, zero and units (rad, flexion positive)")
-    if angle.min() < low or angle.max() > high:
-        return np.clip(angle, low, high), f"{path.name}: elbow angle clipped to the model's range ({low:.2f} to {high:.2f} rad)"
-    return angle, None
-
-
 # --------------------------------------------------------------------------------------------
 # Subjects.
 # --------------------------------------------------------------------------------------------
@@ -261,7 +131,7 @@ def _number(value, what: str, path: Path) -> float:
         return float(value)
     found = re.search(r"[-+]?\d+(?:[.,]\d+)?", str(value))
     if not found:
-        _fail(path, f"{what} = {value!r} is not a number", f"give {what} as a number")
+        fail(path, f"{what} = {value!r} is not a number", f"give {what} as a number")
     return float(found.group().replace(",", "."))
 
 
@@ -270,7 +140,7 @@ def _field(record: Mapping, path: Path, *candidates: str):
     for key in candidates:
         if key in lower:
             return lower[key]
-    _fail(path, f"no field {candidates[0]!r} (fields: {', '.join(record)})", f"add {candidates[0]!r}")
+    fail(path, f"no field {candidates[0]!r} (fields: {', '.join(record)})", f"add {candidates[0]!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,11 +151,11 @@ def upper_limb_participant_info(folder) -> dict:
     folder = Path(folder)
     path = folder / f"{folder.name}.json"
     if not path.is_file():
-        _fail(path, "the participant file is missing", "fetch the participant again")
+        fail(path, "the participant file is missing", "fetch the participant again")
     try:
         info = json.loads(path.read_text())
     except ValueError as error:
-        _fail(path, f"not valid JSON ({error})", "fetch the participant again")
+        fail(path, f"not valid JSON ({error})", "fetch the participant again")
     return info
 
 
@@ -312,8 +182,8 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
     participant_dir = Path(participant_dir) if participant_dir is not None else trial_dir.parent.parent
     for name in UPPER_LIMB_FILES:
         if not (trial_dir / name).is_file():
-            _fail(trial_dir / name, "the file is missing", "fetch the participant again (python -m data_download "
-                  f"zenodo fetch upper-limb-torque --participants {participant_dir.name})")
+            fail(trial_dir / name, "the file is missing", "fetch the participant again (python -m data_download "
+                 f"zenodo fetch upper-limb-torque --participants {participant_dir.name})")
     positions_path, emg_path, torque_path = (trial_dir / n for n in ("humanPositions.csv", "emgFilt.csv",
                                                                      "muscleTorque.csv"))
     positions, corrections = read_table(positions_path)
@@ -325,10 +195,10 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
         elbow_key = angle_columns[0]
         corrections.append(f"{positions_path.name}: the only angle column {elbow_key!r} taken as elbow flexion")
     else:
-        _fail(positions_path, f"several angle columns ({', '.join(angle_columns)}) and none is 'elbow_flexion'",
-              "name the elbow column 'elbow_flexion'")
+        fail(positions_path, f"several angle columns ({', '.join(angle_columns)}) and none is 'elbow_flexion'",
+             "name the elbow column 'elbow_flexion'")
     # One unit for the whole file, decided by the elbow.
-    _, degrees = angles_in_radians(positions[elbow_key], positions_path, elbow_key)
+    degrees = degrees_note(positions[elbow_key], positions_path, elbow_key)
     coordinates = {k: np.radians(positions[k]) if degrees else positions[k] for k in angle_columns}
     if degrees:
         corrections.append(degrees)
@@ -346,8 +216,8 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
     elif len(torque_columns) == 1:
         torque_key = torque_columns[0]
     else:
-        _fail(torque_path, f"cannot tell the elbow torque among {', '.join(torque_columns)}",
-              "name the elbow torque column so that it contains 'elbow'")
+        fail(torque_path, f"cannot tell the elbow torque among {', '.join(torque_columns)}",
+             "name the elbow torque column so that it contains 'elbow'")
 
     keep = common_span(time, emg_time, positions_path, emg_path) & common_span(time, torque_time, positions_path, torque_path)
     if not keep.all():
@@ -362,13 +232,13 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
         if key.lower() == "time":
             continue
         arm26 = next((v for k, v in UPPER_LIMB_TO_ARM26.items() if k.lower() == key.lower()), key)
-        emg[arm26] = _on_time(values, emg_time, time)
+        emg[arm26] = np.interp(time, emg_time, values)
     missing = [m for m in SURFACE_MUSCLES + DEEP_MUSCLES if m not in emg]
     if missing:
         wanted = {v: k for k, v in UPPER_LIMB_TO_ARM26.items()}
-        _fail(emg_path, f"no EMG column {', '.join(wanted[m] for m in missing)}",
-              "the methods need the four surface channels, and BRA and TRIMed to score against")
-    file_torque = _on_time(torque_table[torque_key], torque_time, time)
+        fail(emg_path, f"no EMG column {', '.join(wanted[m] for m in missing)}",
+             "the methods need the four surface channels, and BRA and TRIMed to score against")
+    file_torque = np.interp(time, torque_time, torque_table[torque_key])
 
     elbow, note = elbow_in_range(coordinates[elbow_key], positions_path)
     if note:
@@ -400,19 +270,24 @@ def load_upper_limb_trial(trial_dir, participant_dir=None, model: str = "scaled"
     return RecordedTrial(trial, file_torque, emg, coordinates, corrections)
 
 
+def _scaled_model(participant_dir: Path):
+    """The participant's ``scaledModel.osim`` as an ``opensim.Model``."""
+    path = participant_dir / "scaledModel.osim"
+    if not path.is_file():
+        fail(path, "the participant's scaled model is missing",
+             "fetch the participant again, or pass model='package' to use this package's arm")
+    return _osim().Model(str(path))
+
+
 def _scaled_model_torque(participant_dir: Path, time, coordinates: dict, elbow_key: str, osim_model=None):
     path = participant_dir / "scaledModel.osim"
-    if osim_model is None:
-        if not path.is_file():
-            _fail(path, "the participant's scaled model is missing",
-                  "fetch the participant again, or pass model='package' to use this package's arm")
-        osim_model = _osim().Model(str(path))
+    osim_model = osim_model if osim_model is not None else _scaled_model(participant_dir)
     names = {osim_model.getCoordinateSet().get(i).getName() for i in range(osim_model.getCoordinateSet().getSize())}
     given = {("elbow_flexion" if k == elbow_key else k): v for k, v in coordinates.items()}
     used = {k: v for k, v in given.items() if k in names}
     if "elbow_flexion" not in names:
-        _fail(path, f"the model has no coordinate 'elbow_flexion' (it has {', '.join(sorted(names))})",
-              "use a model whose elbow coordinate is 'elbow_flexion', or model='package'")
+        fail(path, f"the model has no coordinate 'elbow_flexion' (it has {', '.join(sorted(names))})",
+             "use a model whose elbow coordinate is 'elbow_flexion', or model='package'")
     return inverse_dynamics_of_model(osim_model, time - time[0], used)
 
 
@@ -421,8 +296,8 @@ def upper_limb_trial_dirs(participant_dir) -> list[Path]:
     participant_dir = Path(participant_dir)
     found = sorted(p.parent for task in ("SJ", "MJ") for p in (participant_dir / task).glob("*/emgFilt.csv"))
     if not found:
-        _fail(participant_dir, "no trial folder (SJ/<trial>/emgFilt.csv or MJ/<trial>/emgFilt.csv)",
-              "check the participant folder, or fetch it again")
+        fail(participant_dir, "no trial folder (SJ/<trial>/emgFilt.csv or MJ/<trial>/emgFilt.csv)",
+             "check the participant folder, or fetch it again")
     return found
 
 
@@ -431,26 +306,19 @@ def load_upper_limb_participant(participant_dir, model: str = "scaled", tasks: S
     """Every trial of one participant of the upper-limb-torque layout (see the module docstring)."""
     participant_dir = Path(participant_dir)
     upper_limb_participant_info(participant_dir)
-    osim_model = None
-    if model == "scaled":
-        path = participant_dir / "scaledModel.osim"
-        if not path.is_file():
-            _fail(path, "the participant's scaled model is missing",
-                  "fetch the participant again, or pass model='package' to use this package's arm")
-        osim_model = _osim().Model(str(path))
+    osim_model = _scaled_model(participant_dir) if model == "scaled" else None  # read once for all trials
     subject = upper_limb_subject(participant_dir) if model == "package" else None
     return [load_upper_limb_trial(d, participant_dir, model, subject, osim_model)
             for d in upper_limb_trial_dirs(participant_dir) if d.parent.name in tasks]
 
 
-def upper_limb_geometry(participant_dir, shoulder_angle: float = 0.0, model: str = "scaled"):
+def upper_limb_geometry(participant_dir, shoulder_angle: float = 0.0):
     """Muscle geometry for the learner: lengths and moment arms of the six arm26 muscles from
-    the participant's scaled model (shoulder elevation held at ``shoulder_angle``), or from
-    this package's arm scaled to the participant."""
+    the participant's scaled model, shoulder elevation held at ``shoulder_angle`` (rad). (For
+    this package's arm scaled to the participant instead, use
+    ``arm_model.fit_muscle_geometry(upper_limb_subject(participant_dir), shoulder_angle)``.)"""
     participant_dir = Path(participant_dir)
-    if model == "package":
-        return fit_muscle_geometry(upper_limb_subject(participant_dir), shoulder_angle)
-    osim_model = _osim().Model(str(participant_dir / "scaledModel.osim"))
+    osim_model = _scaled_model(participant_dir)
     names = {osim_model.getCoordinateSet().get(i).getName() for i in range(osim_model.getCoordinateSet().getSize())}
     elbow = osim_model.getCoordinateSet().get("elbow_flexion")
     elbow_range = (max(elbow.getRangeMin(), config.ELBOW_RANGE[0]), min(elbow.getRangeMax(), config.ELBOW_RANGE[1]))
@@ -479,7 +347,7 @@ def write_upper_limb_layout(folder, participant: str, trials: Sequence[Trial], s
         for muscle in SURFACE_MUSCLES:
             emg[to_file[muscle]] = trial.channel(muscle)
         for muscle in DEEP_MUSCLES:
-            emg[to_file[muscle]] = np.interp(time, time, trial.truth[muscle])
+            emg[to_file[muscle]] = trial.truth[muscle]
         _write_csv(directory / "emgFilt.csv", time, emg)
         angles = {name: np.zeros_like(time) for name in UPPER_LIMB_COORDINATES}
         angles["elbow_flexion"] = trial.elbow_angle
@@ -506,103 +374,219 @@ ELBOW_FILE_PATTERN = re.compile(r"^(?P<subject>.+)_(?P<exercise>flex|pronsup)_(?
                                 re.IGNORECASE)
 ELBOW_COLUMNS = ("raw_ch1", "raw_ch2", "filtered_ch1", "filtered_ch2", "angle")
 ELBOW_RATE = 2000.0  # Hz, the Shimmer3's rate in the data set's description
+#: The subject file's names: ``subject_info.txt`` in public readers' code (which count 13 .txt
+#: files per subject), ``subject_info`` in the record's description. The first found is read.
+SUBJECT_INFO_FILES = ("subject_info.txt", "subject_info")
+#: The subject's sex as written under ``sex`` (coded 1 male, 0 female in readers' code) or
+#: ``gender`` (the description's key), lower-cased.
+SEX_VALUES = {"1": "male", "0": "female", "m": "male", "f": "female", "male": "male", "female": "female"}
+
+
+def subject_info_path(folder) -> Path:
+    """The subject file of an emg-elbow subject folder (see :data:`SUBJECT_INFO_FILES`).
+
+    Raises
+    ------
+    DataFormatError
+        If the folder holds neither name.
+    """
+    folder = Path(folder)
+    for name in SUBJECT_INFO_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    fail(folder / SUBJECT_INFO_FILES[0], f"the subject file is missing (neither {' nor '.join(SUBJECT_INFO_FILES)} "
+         f"is in {folder.name!r})", "fetch the data set again, or give the folder of one subject")
 
 
 def read_subject_info(path) -> dict:
-    """``key: value`` lines of a ``subject_info`` file (keys lower-cased)."""
+    """``key: value`` lines of an emg-elbow subject file (keys lower-cased), as str."""
     path = Path(path)
     if not path.is_file():
-        _fail(path, "the subject_info file is missing", "fetch the data set again")
+        fail(path, "the subject file is missing", "fetch the data set again")
     info = {}
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         if ":" not in line:
-            _fail(path, f"line {number} {line!r} is not 'key: value'", "repair the line")
+            fail(path, f"line {number} {line!r} is not 'key: value'", "repair the line")
         key, value = line.split(":", 1)
         info[key.strip().lower()] = value.strip()
     return info
 
 
-def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.0):
-    """One ``{subject}_{exercise}_{set}_{load}.txt`` file: returns (time, elbow angle (rad),
-    biceps and triceps envelopes (not yet normalised), hand load (kg), corrections).
+class ElbowRecording(NamedTuple):
+    """One emg-elbow trial file, on the envelope time base (see :func:`load_elbow_trial`).
 
-    The rate is not stated with the files: ``rate`` is assumed and checked (the elbow must move
-    at 0.05 to 3 Hz, as flexion-extension does), and the angle's unit is inferred.
+    Attributes
+    ----------
+    time : ndarray, shape (T,)
+        s, from 0, at ``envelope_rate``.
+    elbow_angle : ndarray, shape (T,)
+        rad.
+    envelopes : ndarray, shape (T, 2)
+        Linear envelopes of the filtered channels, biceps (ch1) then triceps (ch2), in the
+        file's units (not yet normalised), non-negative.
+    hand_load : float
+        Dumbbell mass, kg, from the file name.
+    corrections : list of str
+        What was corrected or assumed while reading.
+    name_parts : dict of str to str
+        The file name's ``subject``, ``exercise``, ``set`` and ``load`` (g).
+    """
+
+    time: np.ndarray
+    elbow_angle: np.ndarray
+    envelopes: np.ndarray
+    hand_load: float
+    corrections: list
+    name_parts: dict
+
+
+def load_elbow_trial(path, rate: float = ELBOW_RATE, envelope_rate: float = 100.0) -> ElbowRecording:
+    """Read one ``{subject}_{exercise}_{set}_{load}.txt`` file of the emg-elbow layout.
+
+    Parameters
+    ----------
+    path : path
+        The file: five whitespace-separated columns (raw ch1, raw ch2, filtered ch1, filtered
+        ch2, angle), no header.
+    rate : float
+        Sampling rate of the file, Hz. It is not stated with the files, so it is assumed and
+        checked: the elbow must move at 0.05 to 3 Hz, as flexion-extension does.
+    envelope_rate : float
+        Rate of the returned time base, Hz.
+
+    Returns
+    -------
+    ElbowRecording
+        Time, elbow angle (rad; a range over 2 pi is taken as degrees), the two channels'
+        envelopes, hand load, corrections and the parts of the file name.
     """
     path = Path(path)
     match = ELBOW_FILE_PATTERN.match(path.name)
     if not match:
-        _fail(path, "the name does not follow {subject}_{flex|pronsup}_{train|test}_{load in g}.txt",
-              "rename the file to the data set's pattern")
-    columns, _ = read_table(path, delimiter=None, time_column=None, names=ELBOW_COLUMNS)
-    corrections = []
-    for name, values in columns.items():
-        columns[name], note = fill_short_gaps(values, rate, path, name)
-        if note:
-            corrections.append(note)
+        fail(path, "the name does not follow {subject}_{flex|pronsup}_{train|test}_{load in g}.txt",
+             "rename the file to the data set's pattern")
+    columns, corrections = read_table(path, delimiter=None, time_column=None, names=ELBOW_COLUMNS, rate=rate)
     angle = columns["angle"]
     span = np.ptp(angle)
     if span > 2 * math.pi:
         angle = np.radians(angle)
         corrections.append(f"{path.name}: angle taken as degrees (range {span:.0f}) and converted to rad")
     if np.ptp(angle) < 0.1:
-        _fail(path, f"the angle barely moves (range {np.ptp(angle):.3f})", "check the angle column (the fifth)")
+        fail(path, f"the angle barely moves (range {np.ptp(angle):.3f})", "check the angle column (the fifth)")
     spectrum = np.abs(np.fft.rfft(angle - angle.mean()))
     frequencies = np.fft.rfftfreq(angle.size, 1.0 / rate)
     dominant = frequencies[1:][np.argmax(spectrum[1:])]
     if not 0.05 <= dominant <= 3.0:
-        _fail(path, f"at the assumed {rate:g} Hz the elbow moves at {dominant:.2f} Hz, not the 0.05-3 Hz of "
-              "flexion-extension", "pass the recording's true sampling rate (rate=...)")
+        fail(path, f"at the assumed {rate:g} Hz the elbow moves at {dominant:.2f} Hz, not the 0.05-3 Hz of "
+             "flexion-extension", "pass the recording's true sampling rate (rate=...)")
     time = np.arange(angle.size) / rate
     envelopes = envelope(np.abs(np.column_stack([columns["filtered_ch1"], columns["filtered_ch2"]])), rate)
     target = np.arange(0.0, time[-1], 1.0 / envelope_rate)
     envelopes = np.column_stack([np.interp(target, time, envelopes[:, j]) for j in range(2)])
     angle = np.interp(target, time, angle)
     load = float(match.group("load")) / 1000.0
-    return target, angle, np.clip(envelopes, 0.0, None), load, corrections, match.groupdict()
+    return ElbowRecording(target, angle, np.clip(envelopes, 0.0, None), load, corrections, match.groupdict())
+
+
+def elbow_sex(info: Mapping[str, str], path: Path) -> tuple[str, str]:
+    """The subject's sex from a subject file's ``sex`` or ``gender`` line.
+
+    Parameters
+    ----------
+    info : mapping of str to str
+        :func:`read_subject_info`'s record.
+    path : Path
+        The subject file, for errors.
+
+    Returns
+    -------
+    sex : str
+        ``"male"`` or ``"female"``; ``"male"`` when neither line is there.
+    found : str
+        Which line gave it (e.g. ``"sex: 0 (1 male, 0 female)"``), since the data set's
+        description and its readers' code disagree on the key and the coding.
+
+    Raises
+    ------
+    DataFormatError
+        For a value outside :data:`SEX_VALUES`, or ``sex`` and ``gender`` that disagree.
+    """
+    found = {}
+    for key in ("sex", "gender"):
+        if key in info:
+            sex = SEX_VALUES.get(info[key].strip().lower())
+            if sex is None:
+                fail(path, f"{key} = {info[key]!r} is none of 1/0, m/f, male/female",
+                     "write sex: 1 (male) or 0 (female), or gender: male or female")
+            found[key] = sex
+    if not found:
+        return "male", "neither sex nor gender given: male proportions assumed"
+    if len(set(found.values())) > 1:
+        fail(path, f"sex = {info['sex']!r} ({found['sex']}) but gender = {info['gender']!r} ({found['gender']})",
+             "keep the line that is right and delete the other")
+    key, sex = next(iter(found.items()))
+    coding = " (1 male, 0 female)" if info[key].strip() in ("0", "1") else ""
+    return sex, f"{key}: {info[key]}{coding}"
+
+
+def _elbow_anthropometry(folder) -> tuple[Subject, dict]:
+    """The scaled arm of an emg-elbow subject folder, and what its subject file gave."""
+    folder = Path(folder)
+    path = subject_info_path(folder)
+    info = read_subject_info(path)
+    sex, found = elbow_sex(info, path)
+    subject = scaled_subject(folder.name, _metres(_field(info, path, "height"), "height", path),
+                             _number(_field(info, path, "weight", "mass"), "weight", path), sex)
+    return subject, {"file": path.name, "sex": sex, "sex_from": found}
 
 
 def elbow_subject(folder) -> Subject:
-    """This package's arm scaled by an emg-elbow subject's ``subject_info`` (height, weight,
-    gender)."""
-    folder = Path(folder)
-    info_path = folder / "subject_info"
-    info = read_subject_info(info_path)
-    return scaled_subject(folder.name, _metres(_field(info, info_path, "height"), "height", info_path),
-                          _number(_field(info, info_path, "weight", "mass"), "weight", info_path),
-                          str(info.get("gender", info.get("sex", "male"))))
+    """This package's arm scaled by an emg-elbow subject's height (cm or m), weight (kg) and
+    sex, read from its subject file (:func:`subject_info_path`, :func:`elbow_sex`)."""
+    return _elbow_anthropometry(folder)[0]
 
 
 def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE) -> list[RecordedTrial]:
-    """Every ``exercise`` file of one subject folder of the emg-elbow layout, with inverse
-    dynamics of this package's arm scaled by ``subject_info`` and the dumbbell in the hand.
+    """Every flexion-extension file of one subject folder of the emg-elbow layout, with inverse
+    dynamics of this package's arm scaled by the subject file and the dumbbell in the hand.
 
     Biceps (ch1) feeds BIClong and BICshort, triceps (ch2) TRIlong and TRIlat; envelopes are
     normalised by the subject's largest over all its files (the data set has no MVC trial).
+    ``exercise`` must be ``"flex"``: the pronation-supination files record pronator teres and
+    biceps, no triceps. Each trial's ``metadata["subject_info"]`` says which subject file and
+    which sex line were read.
     """
+    if exercise == "pronsup":
+        raise ValueError("exercise 'pronsup' records pronator teres (ch1) and biceps (ch2), no triceps, and the "
+                         "methods need biceps and triceps envelopes; use exercise='flex' (ch1 biceps, ch2 triceps).")
+    if exercise != "flex":
+        raise ValueError(f"exercise must be 'flex' (the data set's flexion-extension files); received {exercise!r}.")
     folder = Path(folder)
-    subject = elbow_subject(folder)
+    subject, subject_info = _elbow_anthropometry(folder)
     files = sorted(p for p in folder.glob("*.txt") if (m := ELBOW_FILE_PATTERN.match(p.name))
                    and m.group("exercise").lower() == exercise)
     if not files:
-        _fail(folder, f"no {exercise} file ({{subject}}_{exercise}_{{set}}_{{load}}.txt)", "check the subject folder")
+        fail(folder, f"no {exercise} file ({{subject}}_{exercise}_{{set}}_{{load}}.txt)", "check the subject folder")
     read = [load_elbow_trial(p, rate) for p in files]
-    peak = np.max([r[2].max(axis=0) for r in read], axis=0)
+    peak = np.max([r.envelopes.max(axis=0) for r in read], axis=0)
     out = []
-    for path, (time, angle, envelopes, load, corrections, parts) in zip(files, read):
-        angle, note = elbow_in_range(angle, path)
+    for path, recording in zip(files, read):
+        corrections = recording.corrections
+        angle, note = elbow_in_range(recording.elbow_angle, path)
         if note:
             corrections.append(note)
-        envelopes = envelopes / np.maximum(peak, 1e-12)
+        envelopes = recording.envelopes / np.maximum(peak, 1e-12)
         corrections.append(f"{path.name}: envelopes normalised by the subject's peak (no MVC in this data set)")
+        time, load = recording.time, recording.hand_load
         torque = inverse_dynamics(subject, time, angle, hand_load=load)
         emg = np.column_stack([envelopes[:, 0], envelopes[:, 0], envelopes[:, 1], envelopes[:, 1]])
         trial = Trial(name=path.stem, subject=folder.name, time=time, elbow_angle=angle, torque=torque,
                       emg=emg, emg_channels=tuple(SURFACE_MUSCLES), hand_load=load, shoulder_angle=0.0,
-                      metadata={"source": "doi:10.5281/zenodo.7946782", "set": parts["set"],
+                      metadata={"source": "doi:10.5281/zenodo.7946782", "set": recording.name_parts["set"],
                                 "channels": "ch1 biceps -> BIClong, BICshort; ch2 triceps -> TRIlong, TRIlat",
+                                "subject_info": subject_info,
                                 "corrections": corrections})
         out.append(RecordedTrial(trial, None, {"biceps": envelopes[:, 0], "triceps": envelopes[:, 1]},
                                  {"elbow_flexion": angle}, corrections))
@@ -611,13 +595,13 @@ def load_elbow_subject(folder, exercise: str = "flex", rate: float = ELBOW_RATE)
 
 def write_elbow_layout(folder, subject_id: str, trials: Sequence[Trial], height_m: float, mass_kg: float,
                        sex: str = "Male", rate: float = ELBOW_RATE, seed: int = 0) -> Path:
-    """Write trials in the emg-elbow layout (``<folder>/<subject_id>/``): ``subject_info`` and
+    """Write trials in the emg-elbow layout (``<folder>/<subject_id>/``): ``subject_info.txt`` and
     one ``{subject}_flex_train_{load in g}_...`` file per trial, whose EMG columns are the
     BIClong and TRIlat envelopes modulating seeded white noise at ``rate`` and whose angle is
     in degrees. A stand-in for the real files; returns the subject folder."""
     root = Path(folder) / subject_id
     root.mkdir(parents=True, exist_ok=True)
-    (root / "subject_info").write_text(f"ID: {subject_id}\nAge: 30\nHeight: {height_m * 100:.0f} cm\n"
+    (root / SUBJECT_INFO_FILES[0]).write_text(f"ID: {subject_id}\nAge: 30\nHeight: {height_m * 100:.0f} cm\n"
                                        f"Weight: {mass_kg:.1f} kg\nArm length: 60 cm\nHand width: 8 cm\n"
                                        f"Gender: {sex}\n")
     rng = np.random.default_rng(seed)
@@ -638,15 +622,16 @@ def write_elbow_layout(folder, subject_id: str, trials: Sequence[Trial], height_
 
 def find_participant(data_root, dataset: str, participant: str = "") -> Path | None:
     """The folder of ``participant`` (any depth) under a data set's unpacked data, recognised by
-    its ``<ID>.json`` (upper-limb-torque) or ``subject_info`` (emg-elbow); with ``participant``
-    empty, the first one found. None when the data are not there."""
+    its ``<ID>.json`` (upper-limb-torque) or its subject file (emg-elbow, any of
+    :data:`SUBJECT_INFO_FILES`); with ``participant`` empty, the first one found. None when the
+    data are not there."""
     root = Path(data_root)
     if not root.is_dir():
         return None
     if dataset == "upper-limb-torque":
         found = sorted(p.parent for p in root.rglob("*.json") if p.stem == p.parent.name)
     elif dataset == "emg-elbow":
-        found = sorted(p.parent for p in root.rglob("subject_info"))
+        found = sorted({p.parent for name in SUBJECT_INFO_FILES for p in root.rglob(name)})
     else:
         raise ValueError(f"Unknown data set {dataset!r}; use 'upper-limb-torque' or 'emg-elbow'.")
     if participant:

@@ -31,6 +31,16 @@ writes the ``Storage`` layout (which both ``opensim.Storage`` and ``opensim.Time
 read; ``Storage`` refuses a ``version=1`` file without ``nRows``) with shortest-round-trip
 (``repr``) numbers, so a write/read cycle is exact.
 
+Files written by other software (MATLAB, Python scripts, spreadsheets, motion-capture suites)
+are read where their meaning is unambiguous: columns separated by tabs, any whitespace, commas
+or semicolons (taken from the label line); header lines padded with separators (``endheader,,``,
+as a spreadsheet saves them); separators ending a line; Windows or old Mac line ends; blank
+lines in the header. An ``nColumns`` that disagrees with the columns, or an ``nRows`` below the
+rows found, is noted in :attr:`TimeSeries.notes` and the data are read as they are. What stays
+ambiguous is refused with the cause and the fix: decimal commas, empty values, rows not
+separated like the labels, fewer rows than ``nRows`` (a truncated file looks the same), a blank
+line between data rows (OpenSim's ``TimeSeriesTable`` stops there).
+
 This module imports neither TensorFlow nor OpenSim.
 """
 
@@ -52,6 +62,10 @@ PathLike = Union[str, "os.PathLike[str]"]
 SUFFIXES = (".sto", ".mot")
 END_HEADER = "endheader"
 TIME_LABEL = "time"
+# Separators a header line may be padded with (a spreadsheet saves "endheader,,,").
+_HEADER_PADDING = ",; \t"
+# Column separators recognised on the label line, in order of precedence; None: whitespace.
+_SEPARATORS = ("\t", ",", ";")
 # Header keys that describe the file's layout rather than the data: read_sto consumes them
 # (into ``in_degrees`` and consistency checks) and write_sto writes them itself.
 RESERVED_KEYS = frozenset({"version", "nRows", "nColumns", "inDegrees", "DataType"})
@@ -115,6 +129,9 @@ class TimeSeries:
         ``inDegrees`` and ``DataType`` are not repeated here).
     name : str, optional
         The header's free-text name line ('' when absent).
+    notes : sequence of str, optional
+        What :func:`read_sto` noticed and corrected while reading (e.g. a header count that
+        disagreed with the data); empty when the file was read as it stands.
 
     Notes
     -----
@@ -128,6 +145,7 @@ class TimeSeries:
     in_degrees: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
     name: str = ""
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         time, data, labels = _validated_columns(self.time, self.data, self.labels)
@@ -139,6 +157,12 @@ class TimeSeries:
         object.__setattr__(self, "in_degrees", bool(self.in_degrees))
         object.__setattr__(self, "metadata", {str(k): str(v) for k, v in self.metadata.items()})
         object.__setattr__(self, "name", str(self.name))
+        if isinstance(self.notes, str):
+            raise ValueError(
+                f"notes must be a sequence of str; received the str {self.notes!r} (wrap it in "
+                f"a tuple)."
+            )
+        object.__setattr__(self, "notes", tuple(str(note) for note in self.notes))
 
     def column(self, name: str) -> np.ndarray:
         """Return one column by label.
@@ -255,16 +279,62 @@ def _validated_labels(labels: object, n_columns: int) -> tuple[str, ...]:
             f"received {len(labels)} labels for {n_columns} data columns; expected one label "
             f"per column of data (without 'time')."
         )
-    seen: set[str] = set()
     for label in labels:
-        if not isinstance(label, str) or not label:
+        if not isinstance(label, str):
             raise ValueError(f"every label must be a non-empty str; received {label!r}.")
         if label == TIME_LABEL:
             raise ValueError("labels must not include 'time'; pass the times as `time` instead.")
-        if label in seen:
-            raise ValueError(f"label {label!r} appears more than once; labels must be unique.")
-        seen.add(label)
+    problem = _label_problem((TIME_LABEL, *labels))
+    if problem:
+        raise ValueError(
+            f"received labels {list(labels)!r}: {problem}, counting time as column 1; give "
+            f"every data column a unique, non-empty label."
+        )
     return labels
+
+
+# --------------------------------------------------------------------------------------------
+# Checks shared by write_sto and read_sto (each words the error for its own input)
+# --------------------------------------------------------------------------------------------
+def _label_problem(labels: Sequence[str]) -> str | None:
+    """Why a label line (``time`` first) cannot name the columns, or None.
+
+    OpenSim looks columns up by label, so an empty or a repeated label loses a column.
+    """
+    seen: dict[str, int] = {}
+    for position, label in enumerate(labels, start=1):
+        if not label:
+            return f"column label {position} is empty"
+        if label in seen:
+            return f"duplicate column label {label!r} (columns {seen[label]} and {position})"
+        seen[label] = position
+    return None
+
+
+def _first_non_finite(table: np.ndarray) -> tuple[int, int, int] | None:
+    """Locate the first NaN or inf of a table in reading order.
+
+    Parameters
+    ----------
+    table : numpy.ndarray, shape (T, 1 + n_columns)
+        Time first, then the data columns.
+
+    Returns
+    -------
+    tuple of int or None
+        (row, column, number of non-finite values in that column); None if all are finite.
+    """
+    bad = np.argwhere(~np.isfinite(table))
+    if not bad.size:
+        return None
+    row, column = (int(i) for i in bad[0])
+    return row, column, int(np.count_nonzero(~np.isfinite(table[:, column])))
+
+
+def _first_step_back(time: np.ndarray) -> int | None:
+    """Index ``i`` of the first ``time[i + 1] <= time[i]``; None if time strictly increases."""
+    steps = np.flatnonzero(np.diff(time) <= 0)
+    return int(steps[0]) if steps.size else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,9 +428,8 @@ def _check_writable_values(time: np.ndarray, data: np.ndarray, labels: tuple[str
                 f"whitespace. Use e.g. underscores instead."
             )
     _check_finite_columns(time, data, labels)
-    steps = np.flatnonzero(np.diff(time) <= 0)
-    if steps.size:
-        i = steps[0]
+    i = _first_step_back(time)
+    if i is not None:
         raise ValueError(
             f"time must be strictly increasing (OpenSim refuses otherwise); received "
             f"time[{i}]={float(time[i])!r} followed by time[{i + 1}]={float(time[i + 1])!r}."
@@ -368,14 +437,15 @@ def _check_writable_values(time: np.ndarray, data: np.ndarray, labels: tuple[str
 
 
 def _check_finite_columns(time: np.ndarray, data: np.ndarray, labels: tuple[str, ...]) -> None:
-    for label, column in zip((TIME_LABEL, *labels), (time, *data.T)):
-        bad = np.flatnonzero(~np.isfinite(column))
-        if bad.size:
-            raise ValueError(
-                f"column {label!r} has {bad.size} non-finite value(s), first "
-                f"{float(column[bad[0]])} at row {bad[0]}; OpenSim files must hold finite "
-                f"numbers. Fix or drop them."
-            )
+    table = np.column_stack([time, data])
+    found = _first_non_finite(table)
+    if found:
+        row, column, count = found
+        raise ValueError(
+            f"column {(TIME_LABEL, *labels)[column]!r} has {count} non-finite value(s), first "
+            f"{float(table[row, column])} at row {row}; OpenSim files must hold finite "
+            f"numbers. Fix or drop them."
+        )
 
 
 def _header_lines(
@@ -491,35 +561,38 @@ def read_sto(path: PathLike) -> TimeSeries:
     Parameters
     ----------
     path : str or os.PathLike
-        The file. Tab- or whitespace-separated rows, Unix or Windows line endings, and the
-        headers of both OpenSim writers (``STOFileAdapter`` and the older ``Storage``,
-        including its SIMM block) are accepted.
+        The file. Tab-, whitespace-, comma- or semicolon-separated columns, Unix, Windows or
+        old Mac line endings, and the headers of both OpenSim writers (``STOFileAdapter`` and
+        the older ``Storage``, including its SIMM block) are accepted, as are the variants of
+        other software listed in the module docstring.
 
     Returns
     -------
     TimeSeries
         time of shape (T,) in seconds, data of shape (T, n_columns), the labels without
         ``time``, ``in_degrees`` from the header (False if absent), the other ``key=value``
-        header pairs as ``metadata`` and the free-text name line as ``name``.
+        header pairs as ``metadata``, the free-text name line as ``name`` and what was
+        corrected while reading as ``notes``.
 
     Raises
     ------
     StorageFormatError
         If the file is malformed: no ``endheader``; no label line or a first label other
         than ``time``; empty or duplicate labels; a row with the wrong number of values; a
-        non-numeric, NaN or infinite value; a blank line inside the data; time not strictly
-        increasing; ``nRows``/``nColumns`` disagreeing with the data (truncated file); no data
-        rows; ``inDegrees`` other than yes/no; ``DataType`` other than double. The message
-        names the file, the line and how to fix it.
+        non-numeric (decimal comma included), empty, NaN or infinite value; a blank line
+        inside the data; time not strictly increasing; fewer data rows than ``nRows`` or
+        ``datarows`` (truncated file); no data rows; ``inDegrees`` other than yes/no;
+        ``DataType`` other than double. The message names the file, the line and how to fix
+        it.
     FileNotFoundError
         If the file does not exist.
     """
     path = Path(path)
     lines = _read_lines(path)
     header = _parse_header(path, lines)
-    labels, label_line = _parse_labels(path, lines, header.label_index)
-    time, data, row_lines = _parse_rows(path, lines, label_line, labels)
-    _check_counts(path, header, n_rows=time.shape[0], n_columns=len(labels) + 1)
+    labels, label_line, separator = _parse_labels(path, lines, header.label_index)
+    time, data, row_lines = _parse_rows(path, lines, label_line, labels, separator)
+    notes = _check_counts(path, header, n_rows=time.shape[0], n_columns=len(labels) + 1)
     _check_finite(path, time, data, labels, row_lines)
     _check_increasing(path, time, row_lines)
     return TimeSeries(
@@ -529,6 +602,7 @@ def read_sto(path: PathLike) -> TimeSeries:
         in_degrees=_in_degrees(path, header),
         metadata=_metadata(path, header),
         name=header.name,
+        notes=notes,
     )
 
 
@@ -556,7 +630,7 @@ def _parse_header(path: Path, lines: list[str]) -> _Header:
     header = _Header()
     named = False
     for index, raw in enumerate(lines):
-        line = raw.strip()
+        line = raw.strip().rstrip(_HEADER_PADDING)
         if line == END_HEADER:
             header.label_index = index + 1
             return header
@@ -571,7 +645,8 @@ def _parse_header(path: Path, lines: list[str]) -> _Header:
 
 def _missing_endheader_message(lines: list[str]) -> tuple[str, str]:
     labels_at = next(
-        (i + 1 for i, ln in enumerate(lines) if ln.split()[:1] == [TIME_LABEL]), None
+        (i + 1 for i, ln in enumerate(lines) if re.split(r"[\s,;]+", ln.strip())[0] == TIME_LABEL),
+        None,
     )
     where = (
         f"insert a line 'endheader' just before line {labels_at}, which looks like the "
@@ -604,8 +679,35 @@ def _add_simm_count(path: Path, header: _Header, line: str, number: int) -> None
         header.entries[parts[0]] = (parts[1], number)
 
 
-def _parse_labels(path: Path, lines: list[str], start: int) -> tuple[tuple[str, ...], int]:
-    """The first non-blank line after ``endheader``: ``time`` then unique data labels."""
+def _separator(line: str) -> str | None:
+    """The label line's column separator: a tab, comma or semicolon, else None (whitespace)."""
+    return next((candidate for candidate in _SEPARATORS if candidate in line), None)
+
+
+def _split(line: str, separator: str | None, labels: bool = False) -> list[str]:
+    """Fields of one line, without separators that merely end the line.
+
+    With ``separator`` None, any run of whitespace separates. Tab-separated rows split at any
+    whitespace too, as OpenSim's ``Storage`` pads numbers with spaces; tab-separated labels
+    split at tabs only (``TimeSeriesTable`` allows spaces inside labels).
+    """
+    if separator is None or (separator == "\t" and not labels):
+        return line.split()
+    fields = line.strip().rstrip(separator + " \t").split(separator)
+    return [field.strip() for field in fields]
+
+
+def _separator_name(separator: str | None) -> str:
+    return {None: "whitespace", "\t": "tabs"}.get(separator, repr(separator))
+
+
+def _parse_labels(
+    path: Path, lines: list[str], start: int
+) -> tuple[tuple[str, ...], int, str | None]:
+    """The first non-blank line after ``endheader``: ``time`` then unique data labels.
+
+    Returns the data labels, the line's 1-based number and the column separator it uses.
+    """
     index = next((i for i in range(start, len(lines)) if lines[i].strip()), None)
     if index is None:
         raise StorageFormatError(
@@ -613,38 +715,26 @@ def _parse_labels(path: Path, lines: list[str], start: int) -> tuple[tuple[str, 
             "add a tab-separated line 'time<TAB>label1<TAB>...' followed by the data rows.",
         )
     line, number = lines[index].strip(), index + 1
-    # Tabs are OpenSim's separator (labels may then contain spaces); else any whitespace.
-    labels = [label.strip() for label in line.split("\t")] if "\t" in line else line.split()
+    separator = _separator(line)
+    labels = _split(line, separator, labels=True)
     if labels[0] != TIME_LABEL:
         raise StorageFormatError(
             path, number, f"the first column label is {labels[0]!r}, expected 'time'.",
             "rename the first column to 'time' (lower case); OpenSim requires it.",
         )
-    _check_label_names(path, labels, number)
-    return tuple(labels[1:]), number
-
-
-def _check_label_names(path: Path, labels: list[str], number: int) -> None:
-    seen: dict[str, int] = {}
-    for position, label in enumerate(labels, start=1):
-        if not label:
-            raise StorageFormatError(
-                path, number, f"column label {position} is empty (two tabs in a row?).",
-                "give every column a name, separated by single tabs.",
-            )
-        if label in seen:
-            raise StorageFormatError(
-                path, number,
-                f"duplicate column label {label!r} (columns {seen[label]} and {position}).",
-                "rename one of them; labels must be unique.",
-            )
-        seen[label] = position
+    problem = _label_problem(labels)
+    if problem:
+        raise StorageFormatError(
+            path, number, f"{problem}.",
+            "give every column a unique, non-empty label, with one separator between labels.",
+        )
+    return tuple(labels[1:]), number, separator
 
 
 def _parse_rows(
-    path: Path, lines: list[str], label_line: int, labels: tuple[str, ...]
+    path: Path, lines: list[str], label_line: int, labels: tuple[str, ...], separator: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse the rows after the label line (1-based ``label_line``).
+    """Parse the rows after the label line (1-based ``label_line``), split at ``separator``.
 
     Returns time (T,), data (T, n_columns) and the rows' 1-based line numbers (T,).
     """
@@ -663,10 +753,10 @@ def _parse_rows(
                 "remove it; OpenSim's TimeSeriesTable stops reading at a blank line and "
                 "would silently drop the rows after it.",
             )
-        tokens = line.split()
+        tokens = _split(line, separator)
         if len(tokens) != n_values:
-            _raise_ragged(path, lines, index, len(tokens), n_values, label_line)
-        rows.append(_parse_numbers(path, tokens, index + 1, labels))
+            _raise_ragged(path, lines, index, len(tokens), (n_values, label_line), separator)
+        rows.append(_parse_numbers(path, tokens, index + 1, labels, separator))
         numbers.append(index + 1)
     if not rows:
         raise StorageFormatError(
@@ -679,10 +769,18 @@ def _parse_rows(
 
 
 def _raise_ragged(
-    path: Path, lines: list[str], index: int, found: int, expected: int, label_line: int
+    path: Path, lines: list[str], index: int, found: int, labelled: tuple[int, int],
+    separator: str | None,
 ) -> None:
+    """Refuse a row whose value count differs from the ``(count, line)`` of the labels."""
+    expected, label_line = labelled
     last = not any(line.strip() for line in lines[index + 1:])
-    fix = "make every row hold one value per column label"
+    fix = (
+        f"make every row hold one value per column label, separated by "
+        f"{_separator_name(separator)} like the labels"
+    )
+    if separator == "," and found > expected:
+        fix += "; numbers written with decimal commas ('10,5') split in two: use decimal points"
     if last and found < expected:
         fix += "; as this is the last row, the file was probably truncated: regenerate it"
     raise StorageFormatError(
@@ -693,7 +791,9 @@ def _raise_ragged(
     )
 
 
-def _parse_numbers(path: Path, tokens: list[str], number: int, labels: tuple[str, ...]) -> list:
+def _parse_numbers(
+    path: Path, tokens: list[str], number: int, labels: tuple[str, ...], separator: str | None
+) -> list:
     # Fast path: float() agrees with the strict grammar on ASCII text without underscores.
     line = "".join(tokens)
     if line.isascii() and "_" not in line:
@@ -703,40 +803,77 @@ def _parse_numbers(path: Path, tokens: list[str], number: int, labels: tuple[str
             pass
     for position, token in enumerate(tokens):
         if not _NUMBER.fullmatch(token):
-            column = (TIME_LABEL, *labels)[position]
-            raise StorageFormatError(
-                path, number, f"value {token!r} in column {column!r} is not a number.",
-                "data rows hold only decimal numbers (a '.' as decimal separator); remove "
-                "stray text or fix the value.",
-            )
+            _raise_not_a_number(path, number, token, (TIME_LABEL, *labels)[position], separator)
     return [float(token) for token in tokens]
 
 
-def _check_counts(path: Path, header: _Header, n_rows: int, n_columns: int) -> None:
-    """``nRows``/``nColumns`` (and SIMM's datarows/datacolumns) must match the data."""
+def _raise_not_a_number(
+    path: Path, number: int, token: str, column: str, separator: str | None
+) -> None:
+    if not token:
+        raise StorageFormatError(
+            path, number,
+            f"column {column!r} is empty (two {_separator_name(separator)} in a row).",
+            "fill in the value, or remove the row; OpenSim files have no missing values.",
+        )
+    if re.fullmatch(r"[+-]?\d*,\d+", token):
+        fix = (
+            f"write numbers with a decimal point ({token.replace(',', '.')!r}, not "
+            f"{token!r}), e.g. export from a spreadsheet set to an English locale."
+        )
+    else:
+        fix = (
+            "data rows hold only decimal numbers (a '.' as decimal point); remove stray "
+            "text or fix the value."
+        )
+    raise StorageFormatError(
+        path, number, f"value {token!r} in column {column!r} is not a number.", fix
+    )
+
+
+def _check_counts(path: Path, header: _Header, n_rows: int, n_columns: int) -> list[str]:
+    """Compare ``nRows``/``nColumns`` (and SIMM's datarows/datacolumns) with the data.
+
+    Fewer rows than declared is an error: a file cut short at a line end looks just like
+    that. A column count other than declared, or more rows, loses nothing (every row was
+    checked against the labels), so the data win and a note says what was found.
+
+    Returns
+    -------
+    list of str
+        One note per disagreement that was accepted.
+    """
     found = {"nRows": n_rows, "nColumns": n_columns}
+    notes = []
     for key in ("nRows", "nColumns", "datarows", "datacolumns"):
         if key not in header.entries:
             continue
         value, number = header.entries[key]
         kind = _SIMM_COUNT_KEYS.get(key, key)
         declared = _header_int(path, key, value, number)
-        if declared != found[kind]:
+        if declared == found[kind]:
+            continue
+        if kind == "nRows" and declared > n_rows:
             raise StorageFormatError(
-                path, number,
-                f"header says {key}={declared} but the file has {found[kind]} "
-                f"{'data rows' if kind == 'nRows' else 'columns (time included)'}.",
-                _count_fix(key, kind, found[kind]),
+                path, number, f"header says {key}={declared} but the file has {n_rows} data rows.",
+                "if the file was cut short (interrupted write or copy) regenerate it; if the "
+                f"data are complete, set {key}={n_rows}.",
             )
+        notes.append(_count_note(key, kind, declared, found[kind]))
+    return notes
 
 
-def _count_fix(key: str, kind: str, found: int) -> str:
+def _count_note(key: str, kind: str, declared: int, found: int) -> str:
     if kind == "nRows":
+        # Checked with OpenSim 4.6: Storage stops after nRows rows, TimeSeriesTable reads all.
         return (
-            "if the file was cut short (interrupted write or copy) regenerate it; if the "
-            f"data are complete, set {key}={found}."
+            f"header says {key}={declared} but the file has {found} data rows; read all {found} "
+            f"(as opensim.TimeSeriesTable does; opensim.Storage reads only the first {declared})."
         )
-    return f"count every column including time (as OpenSim does): set {key}={found}."
+    return (
+        f"header says {key}={declared} but the file has {found} columns (time included); read "
+        f"{found} columns."
+    )
 
 
 def _header_int(path: Path, key: str, value: str, number: int) -> int:
@@ -753,23 +890,21 @@ def _check_finite(
     path: Path, time: np.ndarray, data: np.ndarray, labels: tuple[str, ...], row_lines
 ) -> None:
     table = np.column_stack([time, data])
-    bad = np.argwhere(~np.isfinite(table))
-    if bad.size:
-        row, col = bad[0]
-        column = (TIME_LABEL, *labels)[col]
+    found = _first_non_finite(table)
+    if found:
+        row, column, count = found
         raise StorageFormatError(
             path, int(row_lines[row]),
-            f"column {column!r} holds {float(table[row, col])} ({len(bad)} non-finite value(s) in "
-            f"the file).",
+            f"column {(TIME_LABEL, *labels)[column]!r} holds {float(table[row, column])} "
+            f"({count} non-finite value(s) in that column).",
             "NaN/inf usually means the simulation or analysis that wrote the file failed; "
             "rerun it, or drop/interpolate those rows.",
         )
 
 
 def _check_increasing(path: Path, time: np.ndarray, row_lines: np.ndarray) -> None:
-    steps = np.flatnonzero(np.diff(time) <= 0)
-    if steps.size:
-        i = steps[0]
+    i = _first_step_back(time)
+    if i is not None:
         raise StorageFormatError(
             path, int(row_lines[i + 1]),
             f"time {float(time[i + 1])!r} is not greater than time {float(time[i])!r} on line "

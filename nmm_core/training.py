@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import metrics, scoring
+from . import scoring
 from .arm_model import fit_muscle_geometry
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject, hidden_muscles
 from .inference import estimate, window_starts

@@ -30,6 +30,7 @@ from . import config
 from .arm_model import elbow_kinematics
 from .config import MUSCLE_NAMES
 from .storage import read_sto, write_sto
+from .tables import DataFormatError, fail
 
 FORMAT_NAME = "nmm-trial"
 FORMAT_VERSION = 1
@@ -38,8 +39,9 @@ TORQUE_COLUMN = "elbow_flexion_moment"
 _RATE_TOLERANCE = 1e-3  # relative
 
 
-class TrialFormatError(ValueError):
-    """A trial folder does not follow the documented layout (see :mod:`nmm_core.trials`)."""
+#: A trial folder does not follow the documented layout: the one error of every data-file
+#: reader (:class:`nmm_core.tables.DataFormatError`), under the name this module always used.
+TrialFormatError = DataFormatError
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -99,18 +101,14 @@ class Trial:
         return self.emg[:, self.emg_channels.index(muscle)]
 
 
-def _fail(path: Path, problem: str, fix: str):
-    raise TrialFormatError(f"{path}: {problem} To fix: {fix}")
-
-
 def _check_muscles(path: Path, field: str, names: Sequence[str]) -> tuple[str, ...]:
     names = tuple(names)
     unknown = [n for n in names if n not in MUSCLE_NAMES]
     if unknown:
-        _fail(path, f"field {field!r} names unknown muscles {unknown}.",
-              f"use the model's muscle names {list(MUSCLE_NAMES)} (rename the columns).")
+        fail(path, f"field {field!r} names unknown muscles {unknown}.",
+             f"use the model's muscle names {list(MUSCLE_NAMES)} (rename the columns).")
     if len(set(names)) != len(names):
-        _fail(path, f"field {field!r} repeats a muscle: {list(names)}.", "give each channel once.")
+        fail(path, f"field {field!r} repeats a muscle: {list(names)}.", "give each channel once.")
     return names
 
 
@@ -165,40 +163,40 @@ def _read_metadata(directory: Path) -> dict:
     if not directory.is_dir():
         raise FileNotFoundError(f"Trial folder {directory} does not exist.")
     if not path.is_file():
-        _fail(path, "the trial's metadata file is missing.",
-              "create trial.json with subject, hand_load_kg, shoulder_angle_rad and emg_channels "
-              "(see nmm_core.trials).")
+        fail(path, "the trial's metadata file is missing.",
+             "create trial.json with subject, hand_load_kg, shoulder_angle_rad and emg_channels "
+             "(see nmm_core.trials).")
     try:
         meta = json.loads(path.read_text())
     except ValueError as error:
-        _fail(path, f"is not valid JSON ({error}).", "repair or rewrite the file.")
+        fail(path, f"is not valid JSON ({error}).", "repair or rewrite the file.")
     for field, kind in (("subject", str), ("hand_load_kg", (int, float)),
                         ("shoulder_angle_rad", (int, float)), ("emg_channels", list)):
         if field not in meta:
-            _fail(path, f"field {field!r} is missing.", f"add {field!r} to trial.json.")
+            fail(path, f"field {field!r} is missing.", f"add {field!r} to trial.json.")
         if not isinstance(meta[field], kind) or isinstance(meta[field], bool):
-            _fail(path, f"field {field!r} is {meta[field]!r}.",
-                  f"give {field!r} as {getattr(kind, '__name__', 'a number')}.")
+            fail(path, f"field {field!r} is {meta[field]!r}.",
+                 f"give {field!r} as {getattr(kind, '__name__', 'a number')}.")
     if not 0 <= meta["hand_load_kg"] <= 50:
-        _fail(path, f"field 'hand_load_kg' = {meta['hand_load_kg']} is not a hand load in kg.",
-              "give the mass held in the hand in kilograms (0 to 50).")
+        fail(path, f"field 'hand_load_kg' = {meta['hand_load_kg']} is not a hand load in kg.",
+             "give the mass held in the hand in kilograms (0 to 50).")
     low, high = config.SHOULDER_RANGE
     if not low <= meta["shoulder_angle_rad"] <= high:
-        _fail(path, f"field 'shoulder_angle_rad' = {meta['shoulder_angle_rad']} is outside "
-                    f"[{low:.3f}, {high:.3f}] rad.", "give the shoulder elevation in radians.")
+        fail(path, f"field 'shoulder_angle_rad' = {meta['shoulder_angle_rad']} is outside "
+                   f"[{low:.3f}, {high:.3f}] rad.", "give the shoulder elevation in radians.")
     return meta
 
 
 def _same_time(reference_path: Path, reference, other_path: Path, other) -> None:
     if other.time.shape != reference.time.shape:
-        _fail(other_path, f"has {other.time.size} samples but {reference_path.name} has "
-                          f"{reference.time.size}.",
-              "resample every file onto the kinematics time base (nmm_core.signals.resample).")
+        fail(other_path, f"has {other.time.size} samples but {reference_path.name} has "
+                         f"{reference.time.size}.",
+             "resample every file onto the kinematics time base (nmm_core.signals.resample).")
     gap = np.abs(other.time - reference.time).max()
     if gap > 1e-6:
-        _fail(other_path, f"time stamps differ from {reference_path.name} by up to {gap:.3g} s "
-                          "(different sampling rate or start).",
-              "resample onto the kinematics time stamps (nmm_core.signals.resample).")
+        fail(other_path, f"time stamps differ from {reference_path.name} by up to {gap:.3g} s "
+                         "(different sampling rate or start).",
+             "resample onto the kinematics time stamps (nmm_core.signals.resample).")
 
 
 def load_trial(directory, required_channels: Sequence[str] = (),
@@ -224,49 +222,49 @@ def load_trial(directory, required_channels: Sequence[str] = (),
     files = {name: directory / name for name in ("kinematics.mot", "torque.sto", "emg.sto")}
     for name, path in files.items():
         if not path.is_file():
-            _fail(path, "is missing.", f"write {name} as described in nmm_core.trials.")
+            fail(path, "is missing.", f"write {name} as described in nmm_core.trials.")
     kinematics = read_sto(files["kinematics.mot"])
     if ANGLE_COLUMN not in kinematics.labels:
-        _fail(files["kinematics.mot"], f"has no column {ANGLE_COLUMN!r} (columns: "
-                                       f"{list(kinematics.labels)}).", f"name the elbow angle column {ANGLE_COLUMN!r}.")
+        fail(files["kinematics.mot"], f"has no column {ANGLE_COLUMN!r} (columns: "
+                                      f"{list(kinematics.labels)}).", f"name the elbow angle column {ANGLE_COLUMN!r}.")
     angle = kinematics.in_radians(ANGLE_COLUMN)
     low, high = config.ELBOW_RANGE
     if angle.min() < low - 0.05 or angle.max() > high + 0.05:
-        _fail(files["kinematics.mot"], f"elbow angle spans [{angle.min():.3f}, {angle.max():.3f}] rad, "
-                                       f"outside the joint range [{low}, {high}] rad.",
-              "check the units (inDegrees=yes for degrees) and the sign (flexion positive).")
+        fail(files["kinematics.mot"], f"elbow angle spans [{angle.min():.3f}, {angle.max():.3f}] rad, "
+                                      f"outside the joint range [{low}, {high}] rad.",
+             "check the units (inDegrees=yes for degrees) and the sign (flexion positive).")
     torque = read_sto(files["torque.sto"])
     if TORQUE_COLUMN not in torque.labels:
-        _fail(files["torque.sto"], f"has no column {TORQUE_COLUMN!r} (columns: {list(torque.labels)}).",
-              f"name the elbow torque column {TORQUE_COLUMN!r} (OpenSim ID's name).")
+        fail(files["torque.sto"], f"has no column {TORQUE_COLUMN!r} (columns: {list(torque.labels)}).",
+             f"name the elbow torque column {TORQUE_COLUMN!r} (OpenSim ID's name).")
     emg = read_sto(files["emg.sto"])
     file_channels = _check_muscles(files["emg.sto"], "column labels", emg.labels)
     for muscle in channels:
         if muscle not in file_channels:
-            _fail(files["emg.sto"], f"channel {muscle!r} is missing (columns: {list(file_channels)}).",
-                  f"add the {muscle} envelope, or remove it from emg_channels in trial.json.")
+            fail(files["emg.sto"], f"channel {muscle!r} is missing (columns: {list(file_channels)}).",
+                 f"add the {muscle} envelope, or remove it from emg_channels in trial.json.")
     for muscle in required_channels:
         if muscle not in channels:
-            _fail(files["emg.sto"], f"channel {muscle!r} is missing (trial.json field "
-                                    f"'emg_channels' lists {list(channels)}).",
-                  f"record and add the {muscle} envelope; this analysis needs it.")
+            fail(files["emg.sto"], f"channel {muscle!r} is missing (trial.json field "
+                                   f"'emg_channels' lists {list(channels)}).",
+                 f"record and add the {muscle} envelope; this analysis needs it.")
     if np.any(emg.data < -0.05):
         column = emg.labels[int(np.argmin(emg.data.min(axis=0)))]
-        _fail(files["emg.sto"], f"channel {column!r} has negative envelope values "
-                                f"(min {emg.data.min():.3g}).",
-              "give rectified, low-pass filtered, MVC-normalised envelopes (nmm_core.signals.process_emg).")
+        fail(files["emg.sto"], f"channel {column!r} has negative envelope values "
+                               f"(min {emg.data.min():.3g}).",
+             "give rectified, low-pass filtered, MVC-normalised envelopes (nmm_core.signals.process_emg).")
     _same_time(files["kinematics.mot"], kinematics, files["torque.sto"], torque)
     _same_time(files["kinematics.mot"], kinematics, files["emg.sto"], emg)
     rate = (kinematics.time.size - 1) / (kinematics.time[-1] - kinematics.time[0])
     steps = np.diff(kinematics.time)
     if np.abs(steps - steps.mean()).max() > _RATE_TOLERANCE * steps.mean():
-        _fail(files["kinematics.mot"], "samples are not evenly spaced in time.",
-              "resample onto a uniform time base.")
+        fail(files["kinematics.mot"], "samples are not evenly spaced in time.",
+             "resample onto a uniform time base.")
     declared = meta.get("kinematics_rate_hz")
     for wanted, source in ((declared, "trial.json field 'kinematics_rate_hz'"), (expected_rate, "the caller")):
         if wanted is not None and abs(rate - wanted) > _RATE_TOLERANCE * wanted:
-            _fail(files["kinematics.mot"], f"is sampled at {rate:.4g} Hz but {source} expects {wanted:.4g} Hz.",
-                  "resample the trial or correct the declared rate.")
+            fail(files["kinematics.mot"], f"is sampled at {rate:.4g} Hz but {source} expects {wanted:.4g} Hz.",
+                 "resample the trial or correct the declared rate.")
     truth = None
     truth_path = directory / "truth_excitation.sto"
     if truth_path.is_file():

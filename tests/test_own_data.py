@@ -88,3 +88,63 @@ def test_bad_metadata_names_the_field_and_the_fix(tmp_path, change, pattern):
     with pytest.raises(TrialFormatError, match=pattern):
         own_data.convert(folder, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# OpenSim files as a motion-capture suite exports them: inDegrees=yes on every file, although
+# only the joint angles are in degrees (OpenSim's convention: the flag concerns rotations).
+KINEMATICS_MOT = (
+    "kinematics\nversion=1\nnRows=6\nnColumns=3\ninDegrees=yes\nendheader\n"
+    "time\telbow\tmoment\n"
+    "0\t30\t2.5\n0.01\t45\t3\n0.02\t60\t3.5\n0.03\t75\t4\n0.04\t90\t4.5\n0.05\t105\t5\n"
+)
+EMG_STO = (
+    "emg\nversion=1\nnRows=6\nnColumns=6\ninDegrees=yes\nendheader\n"
+    "time\tbic_l\tbic_s\ttri_l\ttri_lat\tbrachialis\n"
+    "0\t0.1\t0.2\t0.3\t0.4\t0.5\n0.01\t0.1\t0.2\t0.3\t0.4\t0.5\n0.02\t0.2\t0.3\t0.4\t0.5\t0.6\n"
+    "0.03\t0.2\t0.3\t0.4\t0.5\t0.6\n0.04\t0.3\t0.4\t0.5\t0.6\t0.7\n0.05\t0.3\t0.4\t0.5\t0.6\t0.7\n"
+)
+
+
+def _opensim_folder(tmp_path, angle_unit):
+    folder = tmp_path / "mocap"
+    folder.mkdir()
+    (folder / "kin.mot").write_text(KINEMATICS_MOT)
+    (folder / "emg.sto").write_text(EMG_STO)
+    (folder / "recordings.json").write_text(json.dumps({
+        "format": "nmm-own-data", "version": 1, "subject": {"name": "P02", "height_m": 1.7, "mass_kg": 65},
+        "angle_unit": angle_unit, "kinematics_rate_hz": 100, "emg_rate_hz": 100,
+        "columns": {"time": "time", "elbow_angle": "elbow", "torque": "moment", "emg": dict(MAPPING),
+                    "deep": {"BRA": "brachialis"}},
+        "trials": [{"name": "mocap", "kinematics": "kin.mot", "torque": "kin.mot", "emg": "emg.sto"}]}))
+    return folder
+
+
+def test_in_degrees_converts_only_the_elbow_angle(tmp_path):
+    _, (trial,) = own_data.read_trials(_opensim_folder(tmp_path, "deg"))
+    np.testing.assert_allclose(trial.elbow_angle, np.radians([30, 45, 60, 75, 90, 105]), rtol=1e-12)
+    np.testing.assert_allclose(trial.torque, [2.5, 3.0, 3.5, 4.0, 4.5, 5.0], rtol=1e-12)
+    np.testing.assert_allclose(trial.channel("BIClong"), [0.1, 0.1, 0.2, 0.2, 0.3, 0.3], rtol=1e-12)
+    np.testing.assert_allclose(trial.channel("TRIlat"), [0.4, 0.4, 0.5, 0.5, 0.6, 0.6], rtol=1e-12)
+    np.testing.assert_allclose(trial.truth["BRA"], [0.5, 0.5, 0.6, 0.6, 0.7, 0.7], rtol=1e-12)
+    assert trial.metadata["corrections"] == []
+
+
+def test_the_file_header_decides_the_angle_unit_and_a_disagreement_is_noted(tmp_path):
+    _, (trial,) = own_data.read_trials(_opensim_folder(tmp_path, "rad"))
+    np.testing.assert_allclose(trial.elbow_angle, np.radians([30, 45, 60, 75, 90, 105]), rtol=1e-12)
+    assert trial.metadata["corrections"] == [
+        "kin.mot: recordings.json gives angle_unit 'rad' but the file's header says inDegrees=yes; "
+        "the header was followed"]
+
+
+def test_csv_from_a_spreadsheet_with_semicolons_and_crlf(tmp_path):
+    folder = _opensim_folder(tmp_path, "deg")
+    (folder / "kin.csv").write_bytes(
+        b"time;elbow;moment;\r\n0;30;2.5;\r\n0.01;45;3;\r\n0.02;60;3.5;\r\n\r\n0.03;75;4;\r\n0.04;90;4.5;\r\n"
+        b"0.05;105;5;\r\n")
+    meta = json.loads((folder / "recordings.json").read_text())
+    meta["trials"][0].update(kinematics="kin.csv", torque="kin.csv")
+    (folder / "recordings.json").write_text(json.dumps(meta))
+    _, (trial,) = own_data.read_trials(folder)
+    np.testing.assert_allclose(trial.elbow_angle, np.radians([30, 45, 60, 75, 90, 105]), rtol=1e-12)
+    np.testing.assert_allclose(trial.torque, [2.5, 3.0, 3.5, 4.0, 4.5, 5.0], rtol=1e-12)

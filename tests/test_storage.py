@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -138,7 +139,8 @@ def test_module_imports_without_tensorflow_and_opensim():
         ([[0.0, 1.0]], [[1.0, 2.0]], ["q", "r"], r"time must be 1-D .* received shape \(1, 2\)"),
         ([0.0, 1.0], [[1.0], [2.0]], ["q", "r"], r"received 2 labels for 1 data columns"),
         ([0.0, 1.0], [[1.0], [2.0]], "q", r"sequence of str.*received str 'q'"),
-        ([0.0, 1.0], [[1.0, 2.0], [3.0, 4.0]], ["q", "q"], r"'q' appears more than once"),
+        ([0.0, 1.0], [[1.0, 2.0], [3.0, 4.0]], ["q", "q"], r"duplicate column label 'q' \(columns 2 and 3\)"),
+        ([0.0, 1.0], [[1.0, 2.0], [3.0, 4.0]], ["q", ""], r"column label 3 is empty"),
         ([0.0, 1.0], [[1.0], [2.0]], ["time"], r"must not include 'time'"),
         ([0.0, 1.0], [[1.0], [2.0]], ["elbow flex"], r"'elbow flex' contains whitespace"),
         ([0.0, 1.0], [[1.0], [np.nan]], ["q"], r"column 'q' has 1 non-finite.*nan at row 1"),
@@ -270,6 +272,103 @@ def test_read_accepts_opensim_variants(tmp_path, text, name, metadata):
     assert series.metadata == metadata
 
 
+# Files written by other software (MATLAB, Python scripts, spreadsheets, motion-capture
+# suites), typed out as those tools write them.
+OTHER_TOOLS = {
+    # A spreadsheet saved as CSV: every line padded with commas to the table's width, CRLF.
+    "spreadsheet-csv": (
+        "arm26,,\r\nversion=1,,\r\nnRows=3,,\r\nnColumns=3,,\r\ninDegrees=yes,,\r\n"
+        "endheader,,\r\ntime,r_elbow_flex,TRIlong\r\n0,10.5,0.1\r\n0.01,11.5,0.2\r\n"
+        "0.02,12.5,0.3\r\n"
+    ),
+    # pandas.DataFrame.to_csv after a hand-written header: commas, no padding.
+    "comma": (
+        "arm26\nversion=1\nnRows=3\nnColumns=3\ninDegrees=yes\nendheader\n"
+        "time,r_elbow_flex,TRIlong\n0,10.5,0.1\n0.01,11.5,0.2\n0.02,12.5,0.3\n"
+    ),
+    # MATLAB fprintf('%g, ', row): a space after each comma and a comma ending every line.
+    "comma-space-trailing": (
+        "arm26\nversion=1\nnRows=3\nnColumns=3\ninDegrees=yes\nendheader\n"
+        "time, r_elbow_flex, TRIlong,\n0, 10.5, 0.1,\n0.01, 11.5, 0.2,\n0.02, 12.5, 0.3,\n"
+    ),
+    # A spreadsheet in a locale whose list separator is ';'.
+    "semicolon": (
+        "arm26;;\nversion=1;;\nnRows=3;;\nnColumns=3;;\ninDegrees=yes;;\nendheader;;\n"
+        "time;r_elbow_flex;TRIlong\n0;10.5;0.1\n0.01;11.5;0.2\n0.02;12.5;0.3\n"
+    ),
+    # Blank lines around the header and before the labels; old Mac line ends.
+    "blank-lines-cr": (
+        "\rarm26\r\rversion=1\rnRows=3\r\rnColumns=3\rinDegrees=yes\rendheader\r\r"
+        "time\tr_elbow_flex\tTRIlong\r0\t10.5\t0.1\r0.01\t11.5\t0.2\r0.02\t12.5\t0.3\r\r"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_TOOLS))
+def test_read_accepts_files_from_other_tools(tmp_path, case):
+    series = read_sto(_write_text(tmp_path, OTHER_TOOLS[case]))
+    assert series.labels == ("r_elbow_flex", "TRIlong")
+    assert np.array_equal(series.time, [0.0, 0.01, 0.02])
+    assert np.array_equal(series.data, [[10.5, 0.1], [11.5, 0.2], [12.5, 0.3]])
+    assert series.in_degrees is True
+    assert series.name == "arm26"
+    assert series.metadata == {}
+    assert series.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("header", "note"),
+    [
+        # Tools that count the data columns without time.
+        ("nColumns=2", r"^header says nColumns=2 .* 3 columns \(time included\); read 3 columns\.$"),
+        # Rows appended after the header was written: every row is read (as TimeSeriesTable
+        # does); opensim.Storage would stop after nRows.
+        ("nRows=2", r"^header says nRows=2 but the file has 3 data rows; read all 3 .*Storage"),
+    ],
+)
+def test_read_accepts_header_counts_that_lose_nothing_and_notes_them(tmp_path, header, note):
+    key = header.split("=")[0]
+    text = VALID.replace(f"{key}=3", header)
+    series = read_sto(_write_text(tmp_path, text))
+    assert series.data.shape == (3, 2)
+    assert np.array_equal(series.data[:, 0], [10.5, 11.5, 12.5])
+    assert len(series.notes) == 1
+    assert re.search(note, series.notes[0]), series.notes
+
+
+FROM_OTHER_TOOLS_REFUSED = {
+    # A header without endheader above comma-separated labels: the fix names the line.
+    "comma-no-endheader": (
+        "version=1\ntime,r_elbow_flex,TRIlong\n0,10.5,0.1\n", 3,
+        r"no 'endheader'.*before line 2, which looks like the column labels",
+    ),
+    "comma-empty-value": (
+        VALID.replace("\t", ",").replace("0.01,11.5,0.2", "0.01,,0.2"), 9,
+        r"column 'r_elbow_flex' is empty.*fill in the value",
+    ),
+    "semicolon-decimal-comma": (
+        VALID.replace("\t", ";").replace("10.5", "10,5"), 8,
+        r"'10,5' in column 'r_elbow_flex' is not a number.*decimal point",
+    ),
+    "comma-decimal-comma": (
+        VALID.replace("\t", ",").replace("0.01,11.5,0.2", "0,01,11,5,0,2"), 9,
+        r"row has 6 values but line 7 has 3 .*separated by ','.*decimal commas",
+    ),
+    "comma-labels-tab-rows": (
+        VALID.replace("time\tr_elbow_flex\tTRIlong", "time,r_elbow_flex,TRIlong"), 8,
+        r"row has 1 values but line 7 has 3 .*separated by ',' like the labels",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FROM_OTHER_TOOLS_REFUSED))
+def test_read_names_the_cause_in_files_from_other_tools(tmp_path, case):
+    text, line, match = FROM_OTHER_TOOLS_REFUSED[case]
+    with pytest.raises(StorageFormatError, match=match) as info:
+        read_sto(_write_text(tmp_path, text))
+    assert info.value.line == line
+
+
 def test_read_without_in_degrees_defaults_to_radians(tmp_path):
     series = read_sto(_write_text(tmp_path, _replace_line(VALID, 5, None)))
     assert series.in_degrees is False
@@ -308,7 +407,6 @@ MALFORMED = {
     "truncated-whole-rows": (
         "\n".join(VALID.split("\n")[:9]) + "\n", 3, r"nRows=3 but the file has 2 data rows"
     ),
-    "nColumns-wrong": (VALID.replace("nColumns=3", "nColumns=2"), 4, r"nColumns=2 .* 3 columns"),
     "simm-datarows-wrong": (
         STORAGE_SIMM.replace("nRows=3\n", "").replace("datarows 3", "datarows 9"),
         9, r"datarows=9 but the file has 3",
@@ -410,6 +508,14 @@ def test_time_series_is_immutable_and_copies_input():
         series.data[0, 0] = 5.0
     with pytest.raises(AttributeError):
         series.in_degrees = True  # type: ignore[misc]
+
+
+def test_time_series_notes_are_a_tuple_of_str():
+    series = TimeSeries(time=[0.0], labels=("q",), data=[[1.0]], notes=["read 1 row"])
+    assert series.notes == ("read 1 row",)
+    assert TimeSeries(time=[0.0], labels=("q",), data=[[1.0]]).notes == ()
+    with pytest.raises(ValueError, match=r"received the str 'read 1 row' \(wrap it"):
+        TimeSeries(time=[0.0], labels=("q",), data=[[1.0]], notes="read 1 row")
 
 
 def test_time_series_validates_shapes():

@@ -1,7 +1,6 @@
 """The trial folder format and its loader: round trip and every documented error."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
