@@ -31,7 +31,9 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
+#: Significance level of the claim's status.
 ALPHA = 0.05
+#: Resamples of the bootstrap interval.
 BOOTSTRAP_SAMPLES = 10_000
 #: Above this many subjects the sign-flip test samples this many patterns instead of all.
 EXACT_LIMIT = 16
