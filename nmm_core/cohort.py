@@ -385,7 +385,7 @@ def mvc_trials(subject: CohortSubject, subject_index: int, seed: int = DEFAULT_S
 #: The modules whose code decides what a generated cohort contains: the cohort's fingerprint
 #: covers them (``tests/test_layers.py`` checks that they are the ones this module imports,
 #: :mod:`nmm_core.paths` aside, which only says where the cohort is kept).
-GENERATING_MODULES = ("arm_model", "cohort", "config", "muscle", "signals", "storage", "trials")
+GENERATING_MODULES = ("arm_model", "cohort", "config", "muscle", "signals", "storage", "tables", "trials")
 #: The file, in the cohort's folder, that receives the solvers' output.
 LOG_FILE = "generation.log"
 
