@@ -264,6 +264,17 @@ def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
     return []
 
 
+def affected_chapters(files, root: Path = REPO_ROOT) -> list[str]:
+    """The chapters whose fingerprint covers any of ``files`` (library source files): what an
+    edit of them reruns (``python -m nmm_core.reproduce --affected-by nmm_core/benchmark.py``)."""
+    targets = {Path(f).resolve() for f in files}
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]} does not exist; give library files such as nmm_core/benchmark.py.")
+    return [c.name for c in CHAPTERS
+            if targets & set(library_files(_notebook_code(root / "notebooks" / f"{c.source}.md"), REPO_ROOT))]
+
+
 def keras_backend() -> str:
     """The Keras backend the chapters will use (``KERAS_BACKEND``, default TensorFlow)."""
     return os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -544,7 +555,13 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--no-book", action="store_true", help="execute notebooks only")
     group.add_argument("--book-only", action="store_true", help="build the book only")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="book root (default: the repository)")
+    parser.add_argument("--affected-by", nargs="+", metavar="FILE",
+                        help="list the chapters an edit of these library files would rerun, and stop")
     args = parser.parse_args(argv)
+    if args.affected_by:
+        for name in affected_chapters(args.affected_by, args.root.resolve()):
+            print(name)
+        return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = args.root.resolve()
     chapters = CHAPTERS

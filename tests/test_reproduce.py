@@ -352,3 +352,7 @@ def test_the_library_files_of_code_follow_its_imports():
     # subject must not re-time the machine.
     bench = next(c for c in reproduce.CHAPTERS if c.name == "benchmarks")
     assert bench.inputs != "results"
+    assert reproduce.affected_chapters([REPO_ROOT / "nmm_core" / "benchmark.py"]) == ["benchmarks"]
+    assert "nmm_S03" in reproduce.affected_chapters([REPO_ROOT / "nmm_core" / "network.py"])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        reproduce.affected_chapters([REPO_ROOT / "nmm_core" / "nothing.py"])
