@@ -417,21 +417,11 @@ def read_subject_info(path) -> dict:
 class ElbowRecording(NamedTuple):
     """One emg-elbow trial file, on the envelope time base (see :func:`load_elbow_trial`).
 
-    Attributes
-    ----------
-    time : ndarray, shape (T,)
-        s, from 0, at ``envelope_rate``.
-    elbow_angle : ndarray, shape (T,)
-        rad.
-    envelopes : ndarray, shape (T, 2)
-        Linear envelopes of the filtered channels, biceps (ch1) then triceps (ch2), in the
-        file's units (not yet normalised), non-negative.
-    hand_load : float
-        Dumbbell mass, kg, from the file name.
-    corrections : list of str
-        What was corrected or assumed while reading.
-    name_parts : dict of str to str
-        The file name's ``subject``, ``exercise``, ``set`` and ``load`` (g).
+    Its fields: ``time`` (T,), s, from 0, at ``envelope_rate``; ``elbow_angle`` (T,), rad;
+    ``envelopes`` (T, 2), linear envelopes of the filtered channels, biceps (ch1) then triceps
+    (ch2), in the file's units (not yet normalised), non-negative; ``hand_load``, the dumbbell
+    mass in kg, from the file name; ``corrections``, a list of what was corrected or assumed while
+    reading; ``name_parts``, the file name's ``subject``, ``exercise``, ``set`` and ``load`` (g).
     """
 
     time: np.ndarray

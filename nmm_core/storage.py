@@ -36,7 +36,7 @@ are read where their meaning is unambiguous: columns separated by tabs, any whit
 or semicolons (taken from the label line); header lines padded with separators (``endheader,,``,
 as a spreadsheet saves them); separators ending a line; Windows or old Mac line ends; blank
 lines in the header. An ``nColumns`` that disagrees with the columns, or an ``nRows`` below the
-rows found, is noted in :attr:`TimeSeries.notes` and the data are read as they are. What stays
+rows found, is noted in ``TimeSeries.notes`` and the data are read as they are. What stays
 ambiguous is refused with the cause and the fix: decimal commas, empty values, rows not
 separated like the labels, fewer rows than ``nRows`` (a truncated file looks the same), a blank
 line between data rows (OpenSim's ``TimeSeriesTable`` stops there).

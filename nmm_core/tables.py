@@ -27,7 +27,8 @@ from . import config
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-MAX_GAP_S = 0.1  # longest run of NaN filled by interpolation, s
+#: Longest run of NaN filled by interpolation, s.
+MAX_GAP_S = 0.1
 ANGLE_DEGREES_THRESHOLD = 3.5  # |angle| above this is in degrees: no elbow reaches 3.5 rad
 MIN_OVERLAP = 0.9  # fraction of the kinematics' span another file must cover
 CLIP_TOLERANCE = 0.1  # rad an elbow angle may lie outside the model's range and be clipped

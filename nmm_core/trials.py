@@ -213,8 +213,9 @@ def load_trial(directory, required_channels: Sequence[str] = (),
 
     Raises
     ------
-    TrialFormatError
-        Naming the file, the field and the fix, for every violation of the layout.
+    nmm_core.tables.DataFormatError
+        (also known as ``TrialFormatError``) naming the file, the field and the fix, for every
+        violation of the layout.
     """
     directory = Path(directory)
     meta = _read_metadata(directory)
