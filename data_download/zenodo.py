@@ -48,6 +48,8 @@ import requests
 from pooch.downloaders import doi_to_repository
 from tqdm import tqdm
 
+from nmm_core.files import atomic_write
+
 from . import ChecksumError, DownloadError, cache_dir
 
 #: Checksums frozen after a checked download: ``<data set> <file name> md5:<hex>`` per line.
@@ -135,9 +137,7 @@ def freeze(name: str, path: Path | None = None, cache: Path | None = None) -> li
     header = ("# Zenodo files checked after download: <data set> <file name> md5:<hex>.\n"
               "# Written by `python -m data_download zenodo freeze NAME`; fetches check against it.\n")
     lines = [f"{d} {f} {h}" for d in sorted(frozen) for f, h in sorted(frozen[d].items())]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(header + "\n".join(lines) + "\n")
-    tmp.replace(path)
+    atomic_write(path, header + "\n".join(lines) + "\n")
     return [line for line in lines if line.startswith(f"{name} ")]
 
 

@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from . import arm_model, config, muscle, paths, signals, storage, trials
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
+from .files import atomic_write
 
 HAND_LOADS = (0.0, 2.0, 4.0)  # kg
 #: Shoulder elevation (rad) of each posture: arm hanging, or raised overhead.
@@ -385,7 +386,7 @@ def mvc_trials(subject: CohortSubject, subject_index: int, seed: int = DEFAULT_S
 #: The modules whose code decides what a generated cohort contains: the cohort's fingerprint
 #: covers them (``tests/test_layers.py`` checks that they are the ones this module imports,
 #: :mod:`nmm_core.paths` aside, which only says where the cohort is kept).
-GENERATING_MODULES = ("arm_model", "cohort", "config", "muscle", "signals", "storage", "tables", "trials")
+GENERATING_MODULES = ("arm_model", "cohort", "config", "files", "muscle", "signals", "storage", "tables", "trials")
 #: The file, in the cohort's folder, that receives the solvers' output.
 LOG_FILE = "generation.log"
 
@@ -593,9 +594,7 @@ def _tick(bar, summary: dict) -> dict:
 
 def _write_json(path: Path, record: dict) -> None:
     """Write ``record`` whole or not at all: a reader never sees half a ``cohort.json``."""
-    staging = path.with_name(f".{path.name}.{os.getpid()}")
-    staging.write_text(json.dumps(record, indent=1))
-    os.replace(staging, path)
+    atomic_write(path, json.dumps(record, indent=1))
 
 
 def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,

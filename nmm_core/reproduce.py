@@ -46,6 +46,7 @@ from tqdm import tqdm
 
 from . import __version__, paths
 from .cohort import cohort_dir, cohort_path, is_complete
+from .files import atomic_write
 from .paths import REPO_ROOT
 from .public_data import STAND_IN_SUBJECT, find_participant
 from .results import write_summary
@@ -385,7 +386,7 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     # Only a complete, successful run replaces the previous executed notebook.
     os.replace(staged_output, output)
     failed.unlink(missing_ok=True)
-    stamp.write_text(json.dumps({
+    atomic_write(stamp, json.dumps({
         "fingerprint": key, "parameters": parameters, "seconds": round(time.perf_counter() - started, 2),
         "peak_memory_mib": round(memory.peak_mib, 1), "keras_backend": keras_backend(),
         "executed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}, indent=1))
@@ -427,9 +428,7 @@ def timed_step(root: Path, step: str):
     steps = step_timings(root)
     steps[step] = {"seconds": round(time.perf_counter() - started, 2), "peak_memory_mib": round(memory.peak_mib, 1),
                    "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(steps, indent=1))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(steps, indent=1))
 
 
 def step_timings(root: Path = REPO_ROOT) -> dict[str, dict]:

@@ -48,12 +48,13 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
+
+from .files import atomic_write
 
 __all__ = ["StorageFormatError", "TimeSeries", "read_sto", "write_sto"]
 
@@ -401,7 +402,7 @@ def write_sto(
         in_degrees=in_degrees,
         metadata={} if metadata is None else metadata,
     )
-    _atomic_write_text(path, _file_lines(header, time, data))
+    atomic_write(path, "".join(_file_lines(header, time, data)))
     return path
 
 
@@ -521,26 +522,6 @@ def _file_lines(header: list[str], time: np.ndarray, data: np.ndarray) -> Iterat
 def _format_row(t: float, row: list[float]) -> str:
     # float.__repr__ is the shortest string that parses back to the same double.
     return "\t".join(map(repr, [t, *row])) + "\n"
-
-
-def _atomic_write_text(path: Path, lines: Iterable[str]) -> None:
-    """Write to a temporary file in the same folder, then rename it over ``path``.
-
-    ``os.replace`` within one folder (one file system) is atomic, so readers see either the
-    old file or the complete new one, never a half-written one.
-    """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    # os.open with mode 0o666 lets the umask decide the permissions, as for a plain open().
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with open(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.writelines(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------------------------
