@@ -281,3 +281,46 @@ def glue_scores(scores: dict, muscles: Sequence[str] = ("BRA", "TRImed")) -> Non
         glue(f"r_{m}", number(scores[m]["r"]), display=False)
         glue(f"median_trial_r_{m}", number(scores["median_trial"][m]["r"]), display=False)
     glue("torque_nrmse_percent", 100 * number(scores["torque"]["nrmse"]), display=False)
+
+
+def cohort_trial_figure(trial, raw_time, raw_emg, raw_channel: str, muscles: Sequence[str], deep: Sequence[str],
+                        title: str = ""):
+    """One virtual-cohort trial from top to bottom: elbow angle, inverse-dynamics torque, one raw
+    surface EMG channel (``raw_time`` (N,) s, ``raw_emg`` (N,) V), then every muscle's true
+    excitation (``deep`` ones thicker) with the processed envelope of each recorded one dotted."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(4, 1, figsize=(8, 9), sharex=True)
+    axes[0].plot(trial.time, np.degrees(trial.elbow_angle))
+    axes[0].set(ylabel="elbow flexion (deg)")
+    axes[1].plot(trial.time, trial.torque)
+    axes[1].set(ylabel="ID torque (N m)")
+    axes[2].plot(raw_time, 1e3 * np.asarray(raw_emg), lw=0.3, color="0.3")
+    axes[2].set(ylabel=f"raw {raw_channel} EMG (mV)")
+    for name in muscles:
+        line, = axes[3].plot(trial.time, trial.truth[name], lw=2 if name in deep else 1,
+                             label=f"{name} (true{', deep' if name in deep else ''})")
+        if name in trial.emg_channels:
+            axes[3].plot(trial.time, trial.channel(name), ":", color=line.get_color())
+    axes[3].set(xlabel="time (s)", ylabel="excitation / envelope")
+    axes[3].legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def level_heatmap(levels, rows: Sequence[str], columns: Sequence[str], label: str):
+    """A heat map of ``levels`` (len(rows), len(columns)) with each value written in its cell."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    image = ax.imshow(levels, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(rows)), rows)
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            ax.text(j, i, f"{levels[i][j]:.2f}", ha="center", va="center", color="w", fontsize=8)
+    fig.colorbar(image, label=label)
+    fig.tight_layout()
+    return fig

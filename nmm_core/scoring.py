@@ -262,3 +262,26 @@ def scored_trials(trials, estimates: Mapping[str, dict], electromechanical_delay
                                true_excitation(t, electromechanical_delay, muscles), found["hidden"],
                                None if torque is None else reference, torque))
     return out
+
+
+def stacked_columns(trials, electromechanical_delay: float, surface: Sequence[str],
+                    muscles: Sequence[str] = DEEP_MUSCLES) -> tuple[np.ndarray, np.ndarray]:
+    """The ``surface`` envelopes (N, k) and the true excitations of ``muscles`` in EMG time
+    (N, H) of ``trials``, stacked: what :func:`map_r2` reads."""
+    return (np.vstack([surface_envelopes(t, surface) for t in trials]),
+            np.vstack([true_excitation(t, electromechanical_delay, muscles) for t in trials]))
+
+
+def map_r2(data: Mapping[str, tuple], muscles: Sequence[str] = DEEP_MUSCLES) -> tuple[dict, dict]:
+    """Within- and across-subject R^2 of the best non-negative map (:func:`fit_nonnegative_map`).
+
+    ``data`` maps each subject to its :func:`stacked_columns`. Returns ``(within, across)``:
+    ``within[subject][muscle]`` is the R^2 of the map fitted on that subject's own data,
+    ``across[muscle]`` the list of R^2 of each subject's map applied to every other subject.
+    A diagnosis that reads the truth: it says whether the deep channels are a function of the
+    surface ones, and whether that function is shared between subjects.
+    """
+    within = {s: {m: nonnegative_map_r2(x, y[:, j]) for j, m in enumerate(muscles)} for s, (x, y) in data.items()}
+    across = {m: [metrics.r_squared(data[other][1][:, j], fit_nonnegative_map(x, y[:, j])(data[other][0]))
+                  for s, (x, y) in data.items() for other in data if other != s] for j, m in enumerate(muscles)}
+    return within, across
