@@ -205,3 +205,15 @@ def test_torque_alone_is_scored_when_no_muscle_is(rng):
     kept = slice(TRIM, 300 - TRIM)
     expected = np.sqrt(np.mean((predictions["a"]["torque"][kept] - a.torque[kept]) ** 2))
     assert scores["torque"]["rmse_Nm"] == pytest.approx(expected) and scores["median_trial"] == {}
+
+
+def test_within_and_across_subject_r2_of_the_map_match_closed_forms(rng):
+    x_a, x_b = rng.uniform(0, 1, (500, 4)), rng.uniform(0, 1, (500, 4))
+    w_a, w_b = np.array([0.5, 0.1, 0.0, 0.2]), np.array([0.1, 0.6, 0.3, 0.0])
+    data = {"A": (x_a, np.column_stack([x_a @ w_a, x_a @ w_b])), "B": (x_b, np.column_stack([x_b @ w_b, x_b @ w_a]))}
+    within, across = scoring.map_r2(data, ("BRA", "TRImed"))
+    assert within["A"]["BRA"] == pytest.approx(1.0) and within["B"]["TRImed"] == pytest.approx(1.0)
+    # A's BRA map (w_a) applied to B, whose BRA is x_b @ w_b: R^2 from its definition.
+    truth, guess = x_b @ w_b, x_b @ w_a
+    expected = 1 - np.sum((truth - guess) ** 2) / np.sum((truth - truth.mean()) ** 2)
+    assert across["BRA"][0] == pytest.approx(expected, abs=1e-6) and len(across["BRA"]) == 2
