@@ -1,12 +1,10 @@
 """Where the project reads and writes files: the one place that names a folder.
 
-========================  ======================================================================
-``data_dir()``            ``$NMM_DATA_DIR`` if set, else the per-user cache (``~/.cache/nmm`` on
-                          Linux, pooch's ``os_cache("nmm")`` elsewhere)
-``downloads_dir()``       ``<data dir>/downloads``: files fetched by :mod:`data_download`
-``generated_dir()``       ``<data dir>/generated``: data made here, such as the virtual cohorts
-``results_dir()``         ``$NMM_RESULTS_DIR`` if set, else ``<repository>/results``
-========================  ======================================================================
+- ``data_dir()``: ``$NMM_DATA_DIR`` if set, else the per-user cache (``~/.cache/nmm`` on
+  Linux, pooch's ``os_cache("nmm")`` elsewhere);
+- ``downloads_dir()``: ``<data dir>/downloads``, files fetched by :mod:`data_download`;
+- ``generated_dir()``: ``<data dir>/generated``, data made here, such as the virtual cohorts;
+- ``results_dir()``: ``$NMM_RESULTS_DIR`` if set, else ``<repository>/results``.
 
 No folder is created here. The module is kept apart from :mod:`nmm_core.config` because the
 cohort's fingerprint covers ``config.py``: moving a folder must not regenerate a cohort.
