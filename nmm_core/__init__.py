@@ -20,7 +20,6 @@ Layer 2
     - ``metrics``: RMSE, Pearson r, NRMSE and R^2.
     - ``stats``: paired statistics with the subject as the unit; the status of a claim.
     - ``inference``: compiled batch and streaming estimation with a trained NMM.
-    - ``plotting``: Markdown score tables, the held-out prediction figure and the chapters' figures.
 Layer 3
     - ``arm_model``: the OpenSim arm: model building, muscle geometry fits, inverse dynamics.
     - ``network``: the NMM's Keras layers (backbones, bounded physics block, model).
@@ -29,6 +28,7 @@ Layer 3
     - ``results``: the results files (written and read) and the run's summary, with the claim.
 Layer 4
     - ``trials``: the trial folder format, its writer and its checked loader.
+    - ``plotting``: Markdown score tables, the held-out prediction figure and the chapters' figures.
 Layer 5
     - ``cohort``: the virtual cohort: subjects, trial plan, Moco ground truth, its home.
     - ``public_data``: the two Zenodo layouts read into trials, and their writers.
@@ -55,9 +55,9 @@ __version__ = "0.1.0"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("paths", "files"),
     ("config",),
-    ("storage", "tables", "muscle", "signals", "metrics", "stats", "inference", "plotting"),
+    ("storage", "tables", "muscle", "signals", "metrics", "stats", "inference"),
     ("arm_model", "network", "synergy", "scoring", "results"),
-    ("trials",),
+    ("trials", "plotting"),
     ("cohort", "public_data"),
     ("training", "own_data", "stand_ins"),
     ("benchmark", "methods", "reproduce", "data_download"),

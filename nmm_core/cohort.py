@@ -745,6 +745,16 @@ def generated_cohorts() -> list[GeneratedCohort]:
     return found
 
 
+def subject_record(directory, subject: str) -> dict:
+    """``<directory>/<subject>/subject.json`` of a generated cohort: the subject's true
+    parameters, delay and motor control as :func:`generate_cohort` wrote them."""
+    path = Path(directory) / subject / "subject.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: {directory} has no generated subject {subject!r}. "
+                                "Generate the cohort with `python -m data_download fetch virtual-cohort`.")
+    return json.loads(path.read_text())
+
+
 def load_cohort(directory=None, quick: bool = False) -> dict[str, list]:
     """All trials of a generated cohort, ``{subject: [Trial, ...]}``; by default the cohort of
     :func:`cohort_dir` (generated if absent)."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .config import DEEP_MUSCLES
+from .scoring import TRIM_SECONDS
+
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence], digits: int = 3) -> str:
     """A Markdown table; floats are rounded to ``digits`` significant figures, and None or NaN
@@ -48,7 +51,7 @@ def score_cell(block, muscle: str, metric: str = "r"):
     return entry.get(metric)
 
 
-def score_table(rows: Sequence[tuple], muscles: Sequence[str] = ("BRA", "TRImed"), lowpass: bool = True,
+def score_table(rows: Sequence[tuple], muscles: Sequence[str] = DEEP_MUSCLES, lowpass: bool = True,
                 torque: bool = True, first: str = "trials", digits: int = 3) -> str:
     """A Markdown table of score blocks (:func:`nmm_core.scoring.score_trials` layout).
 
@@ -82,7 +85,7 @@ def score_table(rows: Sequence[tuple], muscles: Sequence[str] = ("BRA", "TRImed"
 METHOD_STYLES = {"NMM": ("C0", "-"), "MSE": ("C2", "--"), "NMM, true physics": ("C1", ":")}
 
 
-def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = ("BRA", "TRImed"), trim: float = 0.3):
+def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = DEEP_MUSCLES, trim: float = TRIM_SECONDS):
     """Held-out trials, one row each: torque against inverse dynamics, then each deep muscle's
     estimate against its truth, for one or more methods.
 
@@ -93,7 +96,7 @@ def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = ("BRA", "T
         ``torque`` and ``torque_reference`` (T,) (the fields of
         :func:`nmm_core.training.prediction_curves` and its saved files).
     trim : float
-        The unscored edges (s) are shaded.
+        The unscored edges (s, :data:`nmm_core.scoring.TRIM_SECONDS`) are shaded.
 
     Returns
     -------
@@ -272,7 +275,7 @@ def throughput_figure(throughput: Sequence[dict]):
     return fig
 
 
-def glue_scores(scores: dict, muscles: Sequence[str] = ("BRA", "TRImed")) -> None:
+def glue_scores(scores: dict, muscles: Sequence[str] = DEEP_MUSCLES) -> None:
     """Glue a method's held-out scores for the page's prose: ``r_<muscle>`` (pooled),
     ``median_trial_r_<muscle>`` and ``torque_nrmse_percent`` (NaN where undefined)."""
     from myst_nb import glue

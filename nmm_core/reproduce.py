@@ -223,8 +223,6 @@ def library_files(code: str, root: Path = REPO_ROOT) -> list[Path]:
 
 def _notebook_code(source: Path) -> str:
     """The code cells of a jupytext MyST source, joined (IPython magics left out)."""
-    import jupytext
-
     cells = jupytext.read(source)["cells"]
     lines = [line for c in cells if c["cell_type"] == "code" for line in c["source"].splitlines()
              if not line.lstrip().startswith(("%", "!"))]

@@ -242,8 +242,7 @@ def linear_ceiling(trials, electromechanical_delay: float, surface: Sequence[str
                    muscles: Sequence[str] = DEEP_MUSCLES) -> dict:
     """Per-trial estimates ``{name: (T, H)}`` of the best non-negative map from the ``surface``
     envelopes to each of ``muscles``, fitted on these trials' own truth (all trials pooled)."""
-    inputs = np.vstack([surface_envelopes(t, surface) for t in trials])
-    truth = np.vstack([true_excitation(t, electromechanical_delay, muscles) for t in trials])
+    inputs, truth = stacked_columns(trials, electromechanical_delay, surface, muscles)
     maps = [fit_nonnegative_map(inputs, truth[:, j]) for j in range(len(muscles))]
     return {t.name: np.column_stack([f(surface_envelopes(t, surface)) for f in maps]) for t in trials}
 

@@ -39,7 +39,7 @@ def public_layout(dataset: str, participant: str, folder, quick: bool = False) -
     if len(source) < 2:
         raise ValueError(f"The {'quick' if quick else 'full'} cohort's subject {name} has {len(source)} trial(s) "
                          f"for a {dataset} stand-in; at least two are needed (one to train, one to test).")
-    record = json.loads((directory / name / "subject.json").read_text())
+    record = cohort.subject_record(directory, name)
     height = record["segment_length_scale"] * public_data.REFERENCE_STATURE
     mass = record["forearm_mass_scale"] * FOREARM_MASS / public_data.FOREARM_HAND_MASS_FRACTION["male"]
     if dataset == "upper-limb-torque":

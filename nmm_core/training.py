@@ -8,7 +8,6 @@ used by :func:`evaluate` alone.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from typing import Sequence
 
@@ -166,7 +165,7 @@ def subject_data(subject: str = "S01", quick: bool = False) -> SubjectData:
     if subject not in trials:
         raise ValueError(f"The virtual cohort in {directory} has no subject {subject!r}; its subjects are "
                          f"{', '.join(sorted(trials))}.")
-    record = json.loads((directory / subject / "subject.json").read_text())
+    record = cohort.subject_record(directory, subject)
     learner = learner_subject(record)
     parts = split(trials[subject])
     arrays = {name: prepare(part, learner) for name, part in parts.items()}

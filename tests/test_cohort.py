@@ -180,3 +180,11 @@ def test_the_cohort_lives_in_the_data_folder_under_its_fingerprint(monkeypatch, 
     assert cohort.cohort_path(quick=False, seed=7).name.startswith("virtual-cohort-seed7-")
     assert not cohort.is_complete(home, quick=True)
     assert cohort.generated_cohorts() == []
+
+
+def test_a_missing_subject_record_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="has no generated subject 'S09'"):
+        cohort.subject_record(tmp_path, "S09")
+    (tmp_path / "S09").mkdir()
+    (tmp_path / "S09" / "subject.json").write_text('{"name": "S09", "electromechanical_delay_s": 0.04}')
+    assert cohort.subject_record(tmp_path, "S09")["electromechanical_delay_s"] == 0.04
