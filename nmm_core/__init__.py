@@ -22,7 +22,7 @@ Layer 2
     - ``inference``: compiled batch and streaming estimation with a trained NMM.
 Layer 3
     - ``arm_model``: the OpenSim arm: model building, muscle geometry fits, inverse dynamics.
-    - ``network``: the NMM's Keras layers (backbones, bounded physics block, model).
+    - ``network``: the NMM's Keras layers (ensembles of backbones and bounded physics blocks, model).
     - ``synergy``: the muscle synergy extrapolation baseline (MSE/SynX), NumPy/SciPy only.
     - ``scoring``: the one held-out scoring of every method, and the linear ceiling.
     - ``results``: the results files (written and read) and the run's summary, with the claim.
@@ -39,6 +39,8 @@ Layer 6
 Layer 7
     - ``benchmark``: timings and the benchmark measurements.
     - ``methods``: both methods side by side on a recording's prepared trials.
+    - ``protocol``: the selection protocol of both methods (validation split, equal candidate
+      budgets, early stopping), the NMM's seed ensemble and its ablations.
     - ``reproduce``: the runner: cohort, executed notebooks (fingerprinted by the code they
       import), peak memory, summary and book.
     - ``data_download``: the registry of downloads (pooch) and the data command line's logic.
@@ -60,7 +62,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("trials", "plotting"),
     ("cohort", "public_data"),
     ("training", "own_data", "stand_ins"),
-    ("benchmark", "methods", "reproduce", "data_download"),
+    ("benchmark", "methods", "protocol", "reproduce", "data_download"),
     ("data_download.zenodo",),
     ("data_download.__main__",),
 )

@@ -44,7 +44,8 @@ def _padded_size(n: int, minimum: int = 16) -> int:
 
 
 def predict_windows(model, windows: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Backbone outputs (N, window, H) for feature windows (N, window, F), compiled."""
+    """Backbone outputs (N, K, window, H) of every ensemble member for feature windows
+    (N, window, F), compiled."""
     windows = np.asarray(windows, dtype="float32")
     out = []
     for first in range(0, len(windows), batch_size):
@@ -76,8 +77,9 @@ def _physics_runner(model):
 
 
 def physics_torque(model, hidden: Sequence[np.ndarray], arrays: Sequence) -> list[np.ndarray]:
-    """Torque (T,) of ``model``'s physics block for each trial, given its hidden excitations
-    (T, H) and the trial's :class:`~nmm_core.training.TrialArrays`; all trials in one call."""
+    """Torque (K, T) of ``model``'s physics block (each of its K members) for each trial, given
+    the members' hidden excitations (T, K, H) and the trial's
+    :class:`~nmm_core.training.TrialArrays`; all trials in one call."""
     lengths = [a.torque.size for a in arrays]
     total = -(-max(lengths) // LENGTH_QUANTUM) * LENGTH_QUANTUM
 
@@ -86,19 +88,21 @@ def physics_torque(model, hidden: Sequence[np.ndarray], arrays: Sequence) -> lis
         return np.stack([np.concatenate([s, np.repeat(s[-1:], total - len(s), axis=0)]) for s in series]
                         ).astype("float32")
 
-    inputs = [stacked(hidden), stacked([a.surface for a in arrays]), stacked([a.length for a in arrays]),
+    inputs = [np.moveaxis(stacked(hidden), 2, 1), stacked([a.surface for a in arrays]), stacked([a.length for a in arrays]),
               stacked([a.speed for a in arrays]), stacked([a.moment_arm for a in arrays])]
     torque = np.asarray(_physics_runner(model).predict_on_batch(inputs))
-    return [torque[i, :n] for i, n in enumerate(lengths)]
+    return [torque[i, :, :n] for i, n in enumerate(lengths)]
 
 
 def estimate(model, arrays: Sequence, window: int, hop: int | None = None, torque: bool = True,
              batch_size: int = 1024) -> list[dict]:
-    """Hidden excitations (T, H) and, with ``torque``, the physics block's torque (T,) for each
-    trial of ``arrays`` (:class:`~nmm_core.training.TrialArrays`), all trials batched.
+    """Hidden excitations and, with ``torque``, the torque the physics block gives for them, for
+    each trial of ``arrays`` (:class:`~nmm_core.training.TrialArrays`), all trials batched.
 
     Windows start every ``hop`` samples (default ``window // 4``); their outputs are averaged
-    with a Hann taper. Returns ``[{"hidden": ..., "torque": ...}]`` in the order of ``arrays``.
+    with a Hann taper. Returns, in the order of ``arrays``, ``{"hidden": (T, H), "torque": (T,),
+    "member_hidden": (K, T, H), "member_torque": (K, T)}``: the ensemble's estimate is the mean
+    of its K members' (each member's torque comes from its own excitations and parameters).
     """
     hop = hop or max(1, window // 4)
     if hop > window:
@@ -107,15 +111,25 @@ def estimate(model, arrays: Sequence, window: int, hop: int | None = None, torqu
     plan = [(i, s) for i, a in enumerate(arrays) for s in window_starts(a.torque.size, window, hop)]
     batch = np.stack([arrays[i].features[s:s + window] for i, s in plan])
     outputs = predict_windows(model, batch, batch_size)
-    taper = np.hanning(window + 2)[1:-1, None]
-    totals = [np.zeros((a.torque.size, outputs.shape[-1])) for a in arrays]
-    counts = [np.zeros((a.torque.size, 1)) for a in arrays]
+    outputs = np.moveaxis(outputs, 1, 2)  # (N, window, K, H)
+    taper = np.hanning(window + 2)[1:-1, None, None]
+    totals = [np.zeros((a.torque.size, *outputs.shape[2:])) for a in arrays]
+    counts = [np.zeros((a.torque.size, 1, 1)) for a in arrays]
     for (i, s), out in zip(plan, outputs):
         totals[i][s:s + window] += taper * out
         counts[i][s:s + window] += taper
-    deep = [(t / c).astype("float32") for t, c in zip(totals, counts)]
+    deep = [(t / c).astype("float32") for t, c in zip(totals, counts)]  # (T, K, H)
     torques = physics_torque(model, deep, arrays) if torque else [None] * len(arrays)
-    return [{"hidden": d, "torque": t} for d, t in zip(deep, torques)]
+    return [{"hidden": d.mean(axis=1), "torque": None if t is None else t.mean(axis=0),
+             "member_hidden": np.moveaxis(d, 1, 0), "member_torque": t} for d, t in zip(deep, torques)]
+
+
+def member_predictions(predictions: dict, member: int) -> dict:
+    """One ensemble member's ``{trial: {"hidden", "torque"}}`` out of :func:`estimate`'s results
+    keyed by trial name (for the spread over members)."""
+    return {name: {"hidden": p["member_hidden"][member],
+                   "torque": None if p["member_torque"] is None else p["member_torque"][member]}
+            for name, p in predictions.items()}
 
 
 class StreamingEstimator:
@@ -151,9 +165,10 @@ class StreamingEstimator:
         self._released = 0  # estimates released
 
     def step(self, window_features: np.ndarray) -> np.ndarray:
-        """The network's output (window, H) for one window of features (window, F)."""
+        """The network's output (window, H) for one window of features (window, F): the mean of
+        the ensemble members'."""
         return np.asarray(self.model.backbone.predict_on_batch(
-            np.asarray(window_features, dtype="float32")[None]))[0]
+            np.asarray(window_features, dtype="float32")[None]))[0].mean(axis=0)
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Add feature samples (k, F); return the estimates released by them, (m, H), in time
@@ -177,7 +192,7 @@ class StreamingEstimator:
             self._released = next_end - self.lag
         keep = self._received - (self._released + self.lag + self.hop - self.window)
         self._buffer = self._buffer[max(0, len(self._buffer) - keep):]
-        width = self.model.backbone.output_shape[-1]
+        width = self.model.backbone.n_outputs
         return np.concatenate(released) if released else np.zeros((0, width), dtype="float32")
 
 

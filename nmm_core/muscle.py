@@ -240,13 +240,21 @@ def excitation_to_torque(excitation, musculotendon_length, musculotendon_speed, 
         array_like
         N, m, m, rad; shape (6,).
 
+    On backend tensors every parameter may instead have shape (K, 1, 6), with inputs of shape
+    (B, K, T, 6) (broadcastable): K models with parameters of their own (the members of an
+    ensemble, :class:`nmm_core.network.MusclePhysics`) in one call.
+
     Returns
     -------
     array
         Elbow torque, N m, shape (..., T).
     """
+    def per_step(value):  # activation dynamics steps over (..., C) slices: drop the time axis
+        return value[..., 0, :] if len(getattr(value, "shape", ())) >= 2 else value
+
     delayed = electromechanical_delay(excitation, delay, time_step)
-    neural = activation_dynamics(delayed, time_step, activation_time_constant, deactivation_time_constant)
+    neural = activation_dynamics(delayed, time_step, per_step(activation_time_constant),
+                                 per_step(deactivation_time_constant))
     activation = nonlinear_activation(neural, shape_factor)
     force = muscle_force(activation, musculotendon_length, musculotendon_speed, max_isometric_force,
                          optimal_fiber_length, tendon_slack_length, pennation_angle_at_optimal)
@@ -412,16 +420,15 @@ def electromechanical_delay(signal, delay, time_step):
         upper = np.broadcast_to(upper, (n, signal.shape[-1]))
         at_lower = signal[..., lower, channels]
         at_upper = signal[..., upper, channels]
-    else:
-        lower = xp.cast(xp.broadcast_to(lower, (n, signal.shape[-1])), "int32")
-        upper = xp.cast(xp.broadcast_to(upper, (n, signal.shape[-1])), "int32")
+    else:  # a delay of shape (K, 1, C) gives an index (K, T, C): one per member of an ensemble
+        lower, upper = xp.cast(lower, "int32"), xp.cast(upper, "int32")
         at_lower = xp.take_along_axis(signal, _expand_like(xp, lower, signal), axis=-2)
         at_upper = xp.take_along_axis(signal, _expand_like(xp, upper, signal), axis=-2)
     return (1.0 - frac) * at_lower + frac * at_upper
 
 
 def _expand_like(xp, index, signal):
-    """Broadcast a (T, C) index to the leading batch dimensions of ``signal``."""
-    for _ in range(len(signal.shape) - 2):
+    """Broadcast a (T, 1), (T, C) or (K, T, C) index to the leading batch dimensions of ``signal``."""
+    for _ in range(len(signal.shape) - len(index.shape)):
         index = xp.expand_dims(index, 0)
     return xp.broadcast_to(index, xp.shape(signal))  # dynamic: the batch size may be unknown

@@ -6,7 +6,8 @@ held-out trials. This module writes them, reads them back, checks them, and writ
 
 - ``results/summary.json``: ``{"mode": "quick" | "full", "subjects": {subject: {method:
   {"BRA": {"r", "rmse", "r_lowpass", "rmse_lowpass", "constant", "truth_constant"}, "TRImed":
-  {...}, "torque": {"rmse_Nm", "nrmse", "r2"}, "train_seconds", "seed", "per_load": {load:
+  {...}, "torque": {"rmse_Nm", "nrmse", "r2"}, "train_seconds", "seed", "seeds", "seed_sd": {"BRA": sd of the
+  members' r, "TRImed": ...}, "per_load": {load:
   {...}}, "per_posture": {"hanging": {...}, "overhead": {...}}, "median_trial": {"BRA": {"r",
   "rmse", "trials"}, "TRImed": {...}}}}}, "mean": {method: {...}}, "claim": {"BRA": {"status",
   "effect", "ci", "p", ...}, "TRImed": {...}}, "missing": [...], "versions": {package:
@@ -169,6 +170,8 @@ def load_results(directory: Path | None = None, quick: bool | None = None) -> tu
             entry = _scores(data, str(path))
             entry["train_seconds"] = float(data["train_seconds"])
             entry["seed"] = data.get("seed")
+            entry["seeds"] = int(data.get("seeds", 1))  # ensemble members (seeds) behind the estimate
+            entry["seed_sd"] = {m: (data.get("seed_sd") or {}).get(m) for m in DEEP_MUSCLES}
             entry["per_load"] = {load: _scores(block, f"{path} (load {load} kg)")
                                  for load, block in data.get("per_load", {}).items()}
             entry["per_posture"] = {name: _scores(block, f"{path} (posture {name})")
@@ -205,6 +208,8 @@ def summarise(subjects: dict) -> dict:
                     for k in ("r", "rmse", "r_lowpass")} for m in DEEP_MUSCLES} for p in postures}
         means[method]["constant"] = {m: sum(e[m]["constant"] for e in entries) for m in DEEP_MUSCLES}
         means[method]["train_seconds"] = mean_defined([e["train_seconds"] for e in entries])
+        means[method]["seeds"] = max(e["seeds"] for e in entries)
+        means[method]["seed_sd"] = {m: mean_defined([e["seed_sd"][m] for e in entries]) for m in DEEP_MUSCLES}
         means[method]["subjects"] = len(entries)
     return means
 

@@ -112,6 +112,24 @@ def split(trials: Sequence[Trial], held_out_load: float = 2.0,
     return out
 
 
+def inner_split(arrays: Sequence) -> tuple[list, list]:
+    """The validation set of the selection protocol, carved out of the training trials only:
+    from every group of training trials with the same hand load and posture that has at least
+    two of them, the shortest (fastest) one. Returns ``(fit, validation)``: both methods fit
+    on the first and choose every setting on the second (``arrays``: anything with a
+    ``.trial``, or :class:`~nmm_core.trials.Trial` objects)."""
+    trial = lambda a: getattr(a, "trial", a)  # noqa: E731
+    groups: dict = {}
+    for a in arrays:
+        groups.setdefault((trial(a).hand_load, scoring.posture_name(trial(a).shoulder_angle)), []).append(a)
+    validation = [min(group, key=lambda a: (trial(a).time.size, trial(a).name))
+                  for group in groups.values() if len(group) >= 2]
+    if not validation:
+        raise ValueError("No validation trial: every load and posture has a single training trial. Record "
+                         "at least two trials of one load and posture (or hold out fewer).")
+    return [a for a in arrays if not any(a is v for v in validation)], validation
+
+
 @dataclasses.dataclass
 class SubjectData:
     """One cohort subject split and prepared for both methods."""
@@ -119,7 +137,7 @@ class SubjectData:
     name: str
     record: dict
     learner: object
-    arrays: dict  # "train", "test_speed", "test_load" -> list of TrialArrays
+    arrays: dict  # "train" (= "fit" + "validation"), "test_speed", "test_load" -> list of TrialArrays
     nominal: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -169,24 +187,52 @@ def subject_data(subject: str = "S01", quick: bool = False) -> SubjectData:
     learner = learner_subject(record)
     parts = split(trials[subject])
     arrays = {name: prepare(part, learner) for name, part in parts.items()}
+    arrays["fit"], arrays["validation"] = inner_split(arrays["train"])
     return SubjectData(subject, record, learner, arrays, synergy.nominal_parameters(learner))
 
 
-def build_model(subject: Subject, window: int, backbone: str = "transformer", time_step: float = 0.01,
-                torque_scale: float = 5.0, trainable_parameters: bool = True, seed: int = 0,
-                smoothness_weight: float = 0.1, effort_weight: float = 0.0, prior_weight: float = 0.1,
-                learning_rate: float = 3e-3, hidden: Sequence[str] = DEEP_MUSCLES,
-                jit_compile="auto", initial: dict | None = None):
-    """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled),
-    estimating the excitations of the ``hidden`` muscles (see :func:`prepare`).
+#: Samples at the start of every training window left out of the torque error: the longest
+#: electromechanical delay the physics allows (0.1 s, before which the delay reads the held
+#: first sample) plus two of the longest deactivation time constants (0.08 s), over which an
+#: activation started at the wrong level has decayed to 14 % of its error. At 100 Hz.
+BURN_IN = 26
+#: How this package trains the NMM (each entry an ablation row in the NMM chapter): an effort
+#: term on the hidden excitations on the same footing as the synergy baseline's (its
+#: ``extrapolated_weight``), the deep groups' neural parameters tied to their synergists', the
+#: deep muscles' architecture scales frozen at nominal, the burn-in above and a cosine
+#: learning-rate schedule. The loss weights are the starting point of the validation search
+#: (:data:`nmm_core.protocol.NMM_CANDIDATES`).
+SETTINGS = {"effort_weight": 0.01, "smoothness_weight": 0.1, "prior_weight": 0.1, "tie_deep": True,
+            "freeze_deep_architecture": True, "burn_in": BURN_IN, "schedule": "cosine", "learning_rate": 3e-3}
+#: The NMM as first built here, before those changes (the ablation's "none of them" row).
+UNMENDED = {"effort_weight": 0.0, "smoothness_weight": 0.1, "prior_weight": 0.1, "tie_deep": False,
+            "freeze_deep_architecture": False, "burn_in": 10, "schedule": None, "learning_rate": 3e-3}
+#: Keyword arguments of :func:`build_model` that take one value per ensemble member.
+MEMBER_SETTINGS = ("effort_weight", "smoothness_weight", "prior_weight", "tie_deep",
+                   "freeze_deep_architecture", "burn_in", "trainable_parameters", "initial")
 
-    ``jit_compile`` is Keras's: XLA compilation of the training step (``"auto"``: on with JAX,
-    off with TensorFlow on a CPU-only machine). ``initial`` sets the subject parameters' starting
-    values (:class:`~nmm_core.network.MusclePhysics`), e.g. :func:`true_physics` with
+
+def build_model(subject: Subject, window: int, backbone: str = "transformer", time_step: float = 0.01,
+                torque_scale: float = 5.0, trainable_parameters=True, seed: int = 0, members: int = 1,
+                smoothness_weight=SETTINGS["smoothness_weight"], effort_weight=SETTINGS["effort_weight"],
+                prior_weight=SETTINGS["prior_weight"], tie_deep=SETTINGS["tie_deep"],
+                freeze_deep_architecture=SETTINGS["freeze_deep_architecture"], burn_in=SETTINGS["burn_in"],
+                learning_rate: float = SETTINGS["learning_rate"], hidden: Sequence[str] = DEEP_MUSCLES,
+                jit_compile="auto", initial=None):
+    """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled) with
+    ``members`` ensemble members side by side, estimating the excitations of the ``hidden``
+    muscles (see :func:`prepare`).
+
+    The settings in :data:`MEMBER_SETTINGS` take one value for every member or a list of one
+    per member (so that candidates, seeds and ablations train together as one model). Members
+    start from different random weights; ``seed`` fixes them all. ``jit_compile`` is Keras's:
+    XLA compilation of the training step (``"auto"``: on with JAX, off with TensorFlow on a
+    CPU-only machine). ``initial`` sets the subject parameters' starting values
+    (:class:`~nmm_core.network.MusclePhysics`), e.g. :func:`true_physics` with
     ``trainable_parameters=False`` for the diagnosis with the subject's true physics."""
     import keras
 
-    from .network import NMM, MusclePhysics, make_backbone  # network imports Keras at once: only when needed
+    from .network import NMM, Backbone, MusclePhysics  # network imports Keras at once: only when needed
 
     keras.utils.set_random_seed(seed)
     props = [subject.muscle(m) for m in MUSCLE_NAMES]
@@ -194,16 +240,17 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
                             [p.tendon_slack_length for p in props],
                             [p.pennation_angle_at_optimal for p in props], time_step,
                             trainable_parameters=trainable_parameters, initial=initial, hidden=hidden,
+                            members=members, tie_deep=tie_deep, freeze_deep_architecture=freeze_deep_architecture,
                             name="physics")
-    model = NMM(make_backbone(backbone, window, len(FEATURES), n_outputs=len(physics.hidden)), physics,
-                torque_scale=torque_scale,
-                smoothness_weight=smoothness_weight, effort_weight=effort_weight, prior_weight=prior_weight)
+    body = Backbone(backbone, window, len(FEATURES), n_outputs=len(physics.hidden), members=members, name="backbone")
+    model = NMM(body, physics, torque_scale=torque_scale, smoothness_weight=smoothness_weight,
+                effort_weight=effort_weight, prior_weight=prior_weight, burn_in=burn_in)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
     return model
 
 
 def build_black_box(window: int, backbone: str = "transformer", seed: int = 0,
-                    learning_rate: float = 3e-3):
+                    learning_rate: float = SETTINGS["learning_rate"]):
     """The "physics off" ablation: the same backbone mapping the inputs straight to torque.
 
     Trained on torque alone it can fit torque, but nothing in it is a deep excitation: without
@@ -211,13 +258,12 @@ def build_black_box(window: int, backbone: str = "transformer", seed: int = 0,
     """
     import keras
 
-    from .network import make_backbone  # network imports Keras at once: only when needed
+    from .network import Backbone  # network imports Keras at once: only when needed
 
     keras.utils.set_random_seed(seed)
-    body = make_backbone(backbone, window, len(FEATURES))
-    hidden = body.get_layer("deep_excitation").input
-    torque = keras.layers.Dense(1, name="torque")(hidden)
-    model = keras.Model(body.input, keras.layers.Reshape((window,))(torque), name="black_box")
+    model = keras.Sequential([keras.Input((window, len(FEATURES))),
+                              Backbone(backbone, window, len(FEATURES), n_outputs=1, output="linear"),
+                              keras.layers.Reshape((window,))], name="black_box")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mean_squared_error")
     return model
 
@@ -234,13 +280,73 @@ def black_box_torque(model, arrays: TrialArrays, window: int) -> np.ndarray:
     return total / count
 
 
+def validation_error(model, arrays: Sequence[TrialArrays], window: int) -> np.ndarray:
+    """Each ensemble member's torque RMSE (N m) on whole trials, (K,): the validation score of
+    the selection protocol. The first and last :data:`nmm_core.scoring.TRIM_SECONDS` of every
+    trial are left out, as in every score."""
+    errors = [[] for _ in range(model.members)]
+    for a, p in zip(arrays, estimate(model, arrays, window)):
+        kept = scoring.trim_mask(a.trial.time)
+        for k, member in enumerate(p["member_torque"]):
+            errors[k].append((member[kept] - a.torque[kept]) ** 2)
+    return np.sqrt([np.mean(np.concatenate(e)) for e in errors])
+
+
+class _BestPerMember:
+    """Keras callback: after every epoch, the validation torque error of each member; a member's
+    weights at its best epoch are kept and put back at the end; training stops when no member
+    has improved for ``patience`` epochs. Every weight of an NMM has the member axis first."""
+
+    def __init__(self, model, validation, window, patience):
+        import keras
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_end(inner, epoch, logs=None):
+                self.epoch_end(epoch, logs)
+
+            def on_train_end(inner, logs=None):
+                self.restore()
+
+        self.callback = Callback()
+        self.nmm, self.validation, self.window, self.patience = model, validation, window, patience
+        self.variables = [*model.backbone.weights, *model.physics.weights]
+        self.best = [np.array(v) for v in self.variables]
+        self.best_error = np.full(model.members, np.inf)
+        self.best_epoch = np.zeros(model.members, dtype=int)
+        self.errors = []
+
+    def epoch_end(self, epoch, logs):
+        error = validation_error(self.nmm, self.validation, self.window)
+        self.errors.append(error.tolist())
+        improved = error < self.best_error
+        if improved.any():
+            for best, variable in zip(self.best, self.variables):
+                best[improved] = np.array(variable)[improved]
+            self.best_error[improved] = error[improved]
+            self.best_epoch[improved] = epoch + 1
+        if logs is not None:
+            logs["val_torque_rmse"] = float(error.mean())
+        if epoch + 1 - self.best_epoch.max() >= self.patience:
+            self.nmm.stop_training = True
+
+    def restore(self):
+        for best, variable in zip(self.best, self.variables):
+            variable.assign(best)
+
+
 def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride: int = 8,
-          batch_size: int = 32, seed: int = 0, verbose: int = 0,
-          features_only: bool = False, callbacks=None) -> tuple[dict, float]:
+          batch_size: int = 32, seed: int = 0, verbose: int = 0, features_only: bool = False,
+          callbacks=None, validation: Sequence[TrialArrays] | None = None, patience: int = 15,
+          schedule: str | None = SETTINGS["schedule"]) -> tuple[dict, float]:
     """Fit on windows of ``arrays``; return the history dict and the wall time (s).
 
-    ``features_only`` feeds only the features (for :func:`build_black_box`); ``callbacks`` are
-    Keras callbacks for ``fit``.
+    ``schedule="cosine"`` lowers the learning rate from its starting value to 5 % of it along a
+    half cosine over ``epochs`` (``None``: constant). With ``validation`` trials (an NMM only),
+    every member's torque error on them is measured after each epoch (the history's
+    ``"validation_rmse"``, one list per epoch), each member keeps its weights of its best epoch
+    (``"best_epoch"``, ``"best_validation_rmse"``), and training stops once no member has
+    improved for ``patience`` epochs: ``epochs`` is then a maximum. ``features_only`` feeds only
+    the features (for :func:`build_black_box`); ``callbacks`` are more Keras callbacks.
     """
     import keras
 
@@ -248,10 +354,25 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
     x, y = windows(arrays, window, stride)
     if features_only:
         x = x["features"]  # a plain network (the physics-off ablation) reads the features only
-    start = time.perf_counter()
+    callbacks = list(callbacks or [])
+    if schedule == "cosine":
+        start = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch: start * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs))))))
+    elif schedule is not None:
+        raise ValueError(f"Unknown schedule {schedule!r}; choose 'cosine' or None.")
+    tracker = None
+    if validation is not None:
+        tracker = _BestPerMember(model, validation, window, patience)
+        callbacks.append(tracker.callback)
+    begin = time.perf_counter()
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose,
-                        callbacks=callbacks)
-    return history.history, time.perf_counter() - start
+                        callbacks=callbacks).history
+    seconds = time.perf_counter() - begin
+    if tracker is not None:
+        history = {**history, "validation_rmse": tracker.errors, "best_epoch": tracker.best_epoch.tolist(),
+                   "best_validation_rmse": tracker.best_error.tolist()}
+    return history, seconds
 
 
 def _overlapping_starts(n: int, window: int) -> list[int]:

@@ -1,0 +1,156 @@
+"""The selection protocol both methods follow, fixed before any result was read.
+
+1. The training trials are split once more (:func:`nmm_core.training.inner_split`): a
+   validation set (from every load and posture with two or more training trials, the shortest)
+   and the fitting set (the rest). Held-out trials take no part.
+2. Each method has the same budget of candidate settings, :data:`BUDGET` per subject: the NMM's
+   loss weights (:data:`NMM_CANDIDATES`), the baseline's factorisation and number of synergies
+   (:data:`SYNX_CANDIDATES`). Every candidate is fitted on the fitting set.
+3. Every candidate is scored by its torque RMSE on the validation trials (the first and last
+   :data:`nmm_core.scoring.TRIM_SECONDS` left out), and the lowest wins. The NMM also takes its
+   epoch by this score (each member keeps its weights of its best epoch; training stops once
+   no member has improved for ``patience`` epochs).
+4. The chosen setting is fitted again on the fitting set: the NMM as an ensemble of
+   :attr:`Plan.seeds` members (its estimate is their mean), the baseline with strengths and
+   delay calibrated.
+5. Settings that are not searched (window, batch, stride, learning rate, backbone size,
+   schedule, maximum epochs and patience) are fixed in :class:`Plan` for cost, the same for
+   every subject.
+
+Nothing here reads the deep muscles' truth (``truth_excitation.sto``): scoring alone does,
+after every choice is made (``tests/test_protocol.py`` runs this module with the truth gone).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Sequence
+
+import numpy as np
+
+from . import synergy, training
+
+#: The NMM's candidate loss weights: effort (on the hidden excitations), smoothness and the
+#: parameters' prior, two levels each.
+NMM_CANDIDATES: tuple[dict, ...] = tuple(
+    {"effort_weight": e, "smoothness_weight": s, "prior_weight": p}
+    for e in (0.01, 0.1) for s in (0.03, 0.3) for p in (0.03, 0.3))
+#: The synergy baseline's candidates: factorisation and number of synergies.
+SYNX_CANDIDATES: tuple[tuple[str, int], ...] = tuple((m, k) for m in ("nmf", "pca") for k in (1, 2, 3, 4))
+BUDGET = len(NMM_CANDIDATES)
+assert len(SYNX_CANDIDATES) == BUDGET, "both methods get the same number of candidates"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The fixed (not searched) training settings of the NMM."""
+
+    max_epochs: int
+    patience: int
+    seeds: int
+    window: int = 64
+    batch_size: int = 64
+    stride: int = 16
+
+
+FULL = Plan(max_epochs=60, patience=15, seeds=5)
+QUICK = Plan(max_epochs=25, patience=8, seeds=2)
+
+
+def plan(quick: bool) -> Plan:
+    return QUICK if quick else FULL
+
+
+def torque_rmse(arrays: Sequence, predictions: dict) -> float:
+    """Torque RMSE (N m) of ``predictions`` (``{trial: {"torque": (T,)}}``) on trials, edges
+    trimmed as in every score: the validation score of both methods."""
+    from .scoring import trim_mask
+
+    errors = [(predictions[a.trial.name]["torque"] - a.torque)[trim_mask(a.trial.time)] for a in arrays]
+    return float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+
+
+def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dict], plan: Plan, seed: int = 0,
+            schedule: str | None = training.SETTINGS["schedule"], backbone: str = "transformer"):
+    """NMM members, one per entry of ``settings`` (:data:`nmm_core.training.MEMBER_SETTINGS`
+    keys), trained together on ``fit`` with each member stopped at its best epoch on
+    ``validation``. Returns ``(model, history, seconds)``."""
+    members = {key: [s.get(key, training.SETTINGS.get(key, True)) for s in settings]
+               for key in training.MEMBER_SETTINGS if key != "initial"}
+    members["initial"] = [s.get("initial") for s in settings]
+    model = training.build_model(learner, plan.window, backbone=backbone, seed=seed, members=len(settings),
+                                 **members)
+    history, seconds = training.train(model, fit, plan.window, plan.max_epochs, stride=plan.stride,
+                                      batch_size=plan.batch_size, seed=seed, validation=validation,
+                                      patience=plan.patience, schedule=schedule)
+    return model, history, seconds
+
+
+def select_nmm(learner, fit: Sequence, validation: Sequence, plan: Plan, seed: int = 0,
+               backbone: str = "transformer") -> dict:
+    """Every candidate of :data:`NMM_CANDIDATES` trained (one member each, together) and scored
+    on validation torque. Returns ``{"rows": [{**candidate, "validation_rmse", "best_epoch"}],
+    "best": candidate, "seconds"}``."""
+    _, history, seconds = fit_nmm(learner, fit, validation, NMM_CANDIDATES, plan, seed, backbone=backbone)
+    rows = [{**c, "validation_rmse": e, "best_epoch": b}
+            for c, e, b in zip(NMM_CANDIDATES, history["best_validation_rmse"], history["best_epoch"])]
+    best = NMM_CANDIDATES[int(np.argmin(history["best_validation_rmse"]))]
+    return {"rows": rows, "best": dict(best), "seconds": seconds}
+
+
+def select_synx(fit: Sequence, validation: Sequence, nominal: dict, seed: int = 0, max_iter: int = 40) -> dict:
+    """Every candidate of :data:`SYNX_CANDIDATES` fitted (strengths and delay at nominal) and
+    scored on validation torque, then the best refitted with strengths and delay calibrated.
+    Returns ``{"rows": [{"method", "n_synergies", "vaf", "validation_rmse", "training_cost",
+    "fit_seconds"}], "best": (method, k), "synergies", "final", "seconds"}``."""
+    start = time.perf_counter()
+    envelopes = np.vstack([a.surface for a in fit])
+    rows, found = [], {}
+    for method, k in SYNX_CANDIDATES:
+        found[(method, k)] = synergy.extract_synergies(envelopes, k, method, seed=seed)
+        candidate = synergy.fit_extrapolation(fit, found[(method, k)], nominal, calibrate=False, max_iter=max_iter)
+        rows.append({"method": method, "n_synergies": k, "vaf": found[(method, k)].vaf,
+                     "validation_rmse": torque_rmse(validation, candidate.predict(validation, nominal)),
+                     "training_cost": candidate.cost, "fit_seconds": candidate.fit_seconds})
+    best = min(SYNX_CANDIDATES, key=lambda key: rows[SYNX_CANDIDATES.index(key)]["validation_rmse"])
+    final = synergy.fit_extrapolation(fit, found[best], nominal, calibrate=True)
+    return {"rows": rows, "best": best, "synergies": found[best], "final": final,
+            "seconds": time.perf_counter() - start}
+
+
+#: The NMM chapter's ablation: each of the changes of :data:`nmm_core.training.SETTINGS` taken
+#: away alone, all of them taken away, the parameters frozen at nominal, and (a diagnosis that
+#: reads the truth, never used to choose anything) the physics frozen at the true parameters.
+#: ``schedule`` cannot differ between members trained together: the rows without the schedule
+#: are trained as a second model.
+ABLATIONS: tuple[tuple[str, dict], ...] = (
+    ("all changes (the NMM)", {}),
+    ("without the effort term", {"effort_weight": 0.0}),
+    ("deep neural parameters untied", {"tie_deep": False}),
+    ("deep architecture scales free", {"freeze_deep_architecture": False}),
+    (f"burn-in of 10 samples, not {training.BURN_IN}", {"burn_in": 10}),
+    ("constant learning rate", {"schedule": None}),
+    ("none of the changes (as first built)", {k: v for k, v in training.UNMENDED.items() if k != "learning_rate"}),
+    ("parameters frozen at nominal", {"trainable_parameters": False}),
+    ("diagnosis: physics frozen at the true parameters", {"trainable_parameters": False, "initial": "true"}),
+)
+
+
+def run_ablations(learner, record: dict, fit: Sequence, validation: Sequence, chosen: dict, plan: Plan,
+                  seed: int = 0, backbone: str = "transformer") -> list[tuple[str, object, int]]:
+    """Every row of :data:`ABLATIONS` on top of the ``chosen`` loss weights, one member each
+    (grouped by schedule into as few models as possible). Returns ``[(label, model, member)]``
+    in the order of :data:`ABLATIONS`."""
+    rows = []
+    for schedule in (training.SETTINGS["schedule"], None):
+        group = [(label, change) for label, change in ABLATIONS
+                 if change.get("schedule", training.SETTINGS["schedule"]) == schedule]
+        settings = [{**chosen, **{k: v for k, v in change.items() if k != "schedule"}} for _, change in group]
+        for s in settings:
+            if s.get("initial") == "true":
+                s["initial"] = training.true_physics(record)
+        model, _, _ = fit_nmm(learner, fit, validation, settings, plan, seed, schedule=schedule, backbone=backbone)
+        rows += [(label, model, k) for k, (label, _) in enumerate(group)]
+    order = [label for label, _ in ABLATIONS]
+    return sorted(rows, key=lambda row: order.index(row[0]))
