@@ -37,7 +37,6 @@ Layer 6
     - ``own_data``: a user's recordings (``recordings.json``) converted to trial folders.
     - ``stand_ins``: cohort data written in the public layouts and as an own-data folder.
 Layer 7
-    - ``benchmark``: timings and the benchmark measurements.
     - ``methods``: both methods side by side on a recording's prepared trials.
     - ``protocol``: the selection protocol of both methods (validation split, equal candidate
       budgets, early stopping), the NMM's seed ensemble and its ablations.
@@ -45,6 +44,7 @@ Layer 7
       import), peak memory, summary and book.
     - ``data_download``: the registry of downloads (pooch) and the data command line's logic.
 Layer 8
+    - ``benchmark``: timings and the benchmark measurements (the NMM trained as its chapter does).
     - ``data_download.zenodo``: the public recordings on Zenodo, fetched through pooch.
 Layer 9
     - ``data_download.__main__``: ``python -m data_download``.
@@ -62,7 +62,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("trials", "plotting"),
     ("cohort", "public_data"),
     ("training", "own_data", "stand_ins"),
-    ("benchmark", "methods", "protocol", "reproduce", "data_download"),
-    ("data_download.zenodo",),
+    ("methods", "protocol", "reproduce", "data_download"),
+    ("benchmark", "data_download.zenodo"),
     ("data_download.__main__",),
 )

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import psutil
 
-from . import paths, synergy, training
+from . import paths, protocol, synergy, training
 from .inference import StreamingEstimator, compile_for_inference, estimate
 
 from .training import SubjectData, movement_seconds, subject_data
@@ -70,8 +70,8 @@ def repeat(function: Callable[[], object], runs: int = 5, warmup: int = 1) -> li
 # The NMM: training and inference.
 # --------------------------------------------------------------------------------------------
 def training_throughput(data: SubjectData, backbone: str = "transformer", jit_compile="auto",
-                        epochs: int = 3, runs: int = 3, window: int = 64, stride: int = 8,
-                        batch_size: int = 32) -> dict:
+                        epochs: int = 3, runs: int = 3, window: int = 64, stride: int = 16,
+                        batch_size: int = 64) -> dict:
     """Training windows per second of the NMM on ``data``'s training trials.
 
     One model is built; its first epoch (tracing and compilation included) is timed on its
@@ -100,29 +100,19 @@ def _error_summary(error: Exception) -> str:
     return f"{type(error).__name__}: {first_sentence}"[:200]
 
 
-def time_to_converge(data: SubjectData, epochs: int = 60, tolerance: float = 0.1, window: int = 64,
-                     backbone: str = "transformer", seed: int = 0, jit_compile="auto") -> dict:
-    """Train as the subject chapter does and time it epoch by epoch.
+def time_to_converge(data: SubjectData, quick: bool = False, backbone: str = "transformer", seed: int = 0) -> dict:
+    """Train the NMM as the subject chapter does (the default settings, an ensemble of
+    :attr:`nmm_core.protocol.Plan.seeds` members on the fitting trials, each stopped on the
+    validation trials) and time it, compilation included.
 
-    Returns ``{"total_s"`` (all ``epochs``, compilation included), ``"converged_epoch"`` and
-    ``"converged_s"`` (the first epoch whose training loss is within ``tolerance`` of the last
-    epoch's, relative), ``"loss"`` (per epoch) and ``"model"``}.
+    Returns ``{"total_s", "per_seed_s", "seeds", "epochs_run", "best_epoch"`` (per member)``,
+    "model"}``.
     """
-    import keras
-
-    ends = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            ends.append(time.perf_counter())
-
-    model = training.build_model(data.learner, window, backbone=backbone, seed=seed, jit_compile=jit_compile)
-    start = time.perf_counter()
-    history, _ = training.train(model, data.arrays["train"], window, epochs, seed=seed, callbacks=[Clock()])
-    loss = np.asarray(history["loss"])
-    converged = int(np.argmax(loss <= loss[-1] * (1.0 + tolerance)))
-    return {"total_s": ends[-1] - start, "converged_epoch": converged + 1, "converged_s": ends[converged] - start,
-            "loss": loss.tolist(), "model": model}
+    plan = protocol.plan(quick)
+    model, history, seconds = protocol.fit_nmm(data.learner, data.arrays["fit"], data.arrays["validation"],
+                                               [{}] * plan.seeds, plan, seed, backbone=backbone)
+    return {"total_s": seconds, "per_seed_s": seconds / plan.seeds, "seeds": plan.seeds,
+            "epochs_run": len(history["loss"]), "best_epoch": history["best_epoch"], "model": model}
 
 
 def inference_speed(model, arrays: Sequence, window: int = 64, runs: int = 5, torque: bool = True) -> dict:
@@ -269,7 +259,7 @@ def _load_trained(subject: str, data: SubjectData, window: int, train_epochs: in
             return keras.saving.load_model(saved, compile=False)
         except Exception:  # saved by another version or backend: train a stand-in
             pass
-    model = training.build_model(data.learner, window)
+    model = training.build_model(data.learner, window, members=protocol.FULL.seeds)
     training.train(model, data.arrays["train"], window, train_epochs)
     return model
 
@@ -297,11 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.update(backbone=args.backbone, jit=args.jit, **training_throughput(
             data, args.backbone, jit, args.epochs, args.runs, args.window))
     elif args.measure == "converge":
-        result = time_to_converge(data, args.epochs, window=args.window, backbone=args.backbone, seed=args.seed,
-                                  jit_compile=jit)
+        result = time_to_converge(data, args.quick, backbone=args.backbone, seed=args.seed)
         scores = training.evaluate(result.pop("model"), data.held_out, args.window, data.delay)
-        out.update(backbone=args.backbone, jit=args.jit, epochs=args.epochs, seed=args.seed, **result,
-                   held_out=_scores_row("NMM", f"{args.epochs} epochs", result["total_s"], scores))
+        out.update(backbone=args.backbone, seed=args.seed, **result,
+                   held_out=_scores_row("NMM", f"{result['seeds']} seeds", result["total_s"], scores))
     elif args.measure == "inference":
         import keras
 

@@ -182,7 +182,8 @@ class MusclePhysics(keras.layers.Layer):
                     raise ValueError(f"Initial {name} = {value} must lie strictly inside ({low}, {high}).")
                 logits.append([_logit((v - low) / (high - low)) for v in value])
             self.raw[name] = self.add_weight(name=name, shape=(self.members, size),
-                                             initializer=keras.initializers.Constant(np.array(logits)))
+                                             initializer=keras.initializers.Constant(np.array(logits)),
+                                             trainable=any(self.trainable_parameters))
             self._masks[name] = self._frozen(name)
 
     def parameter_tensors(self) -> dict:

@@ -33,27 +33,30 @@ def trial_arrays(rng, n):
 
 @pytest.fixture(scope="module")
 def model():
-    return training.build_model(SUBJECT, WINDOW, backbone="transformer", seed=3)
+    # An ensemble of three members with different settings (their parameters differ).
+    return training.build_model(SUBJECT, WINDOW, backbone="transformer", seed=3, members=3,
+                                tie_deep=[True, False, True], initial=[None, None, {"electromechanical_delay": 0.07}])
 
 
 def eager_deep(model, a, hop):
-    """Overlap-averaged backbone outputs by hand: one eager call per window, NumPy taper."""
+    """Overlap-averaged backbone outputs of every member by hand, (T, K, 2): one eager call per
+    window, NumPy taper."""
     n = a.torque.size
     starts = list(range(0, n - WINDOW + 1, hop))
     if starts[-1] != n - WINDOW:
         starts.append(n - WINDOW)
-    taper = np.hanning(WINDOW + 2)[1:-1, None]
-    total, count = np.zeros((n, 2)), np.zeros((n, 1))
+    taper = np.hanning(WINDOW + 2)[1:-1, None, None]
+    total, count = np.zeros((n, model.members, 2)), np.zeros((n, 1, 1))
     for s in starts:
-        out = keras.ops.convert_to_numpy(model.backbone(a.features[None, s:s + WINDOW], training=False))[0]
+        out = np.moveaxis(keras.ops.convert_to_numpy(model.backbone(a.features[None, s:s + WINDOW], training=False))[0], 0, 1)
         total[s:s + WINDOW] += taper * out
         count[s:s + WINDOW] += taper
     return total / count
 
 
-def numpy_torque(model, a, deep):
-    """The physics block's torque from the NumPy muscle chain with the layer's parameters."""
-    p = {k: keras.ops.convert_to_numpy(v).astype(float) for k, v in model.physics.muscle_parameters().items()}
+def numpy_torque(model, a, deep, member):
+    """The physics block's torque from the NumPy muscle chain with one member's parameters."""
+    p = {k: keras.ops.convert_to_numpy(v).astype(float)[member] for k, v in model.physics.muscle_parameters().items()}
     order = [list(config.SURFACE_MUSCLES + config.DEEP_MUSCLES).index(m) for m in MUSCLE_NAMES]
     excitation = np.clip(np.concatenate([a.surface, deep], axis=-1)[:, order].astype(float), 0, 1)
     props = [SUBJECT.muscle(m) for m in MUSCLE_NAMES]
@@ -73,10 +76,16 @@ def test_batch_estimate_equals_eager_windows_and_the_numpy_chain(rng, model):
     got = inference.estimate(model, trials, WINDOW)
     for a, g in zip(trials, got):
         deep = eager_deep(model, a, WINDOW // 4)
-        np.testing.assert_allclose(g["hidden"], deep, atol=2e-5)
-        expected = numpy_torque(model, a, deep)
-        assert g["torque"].shape == (a.torque.size,)
-        np.testing.assert_allclose(g["torque"], expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+        expected = np.stack([numpy_torque(model, a, deep[:, k], k) for k in range(model.members)])
+        assert g["member_hidden"].shape == (3, a.torque.size, 2) and g["member_torque"].shape == (3, a.torque.size)
+        np.testing.assert_allclose(np.moveaxis(g["member_hidden"], 0, 1), deep, atol=2e-5)
+        np.testing.assert_allclose(g["member_torque"], expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+        assert np.ptp(expected, axis=0).max() > 1e-2  # the members differ: the mean below is a test
+        # The ensemble's estimate is the mean of its members'.
+        np.testing.assert_allclose(g["hidden"], deep.mean(axis=1), atol=2e-5)
+        np.testing.assert_allclose(g["torque"], expected.mean(axis=0), rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+        one = inference.member_predictions({a.trial.name: g}, 1)[a.trial.name]
+        np.testing.assert_array_equal(one["hidden"], g["member_hidden"][1])
     # predict_trial (used by the chapters) gives the same for one trial alone.
     alone = training.predict_trial(model, trials[1], WINDOW)
     np.testing.assert_allclose(alone["torque"], got[1]["torque"], rtol=1e-5, atol=1e-5)
@@ -96,7 +105,7 @@ def test_streaming_releases_each_windows_newest_samples_in_order(rng, model, hop
     ends = range(WINDOW, a.torque.size + 1, hop)
     expected = []
     for k, end in enumerate(ends):
-        out = keras.ops.convert_to_numpy(model.backbone(a.features[None, end - WINDOW:end], training=False))[0]
+        out = keras.ops.convert_to_numpy(model.backbone(a.features[None, end - WINDOW:end], training=False))[0].mean(axis=0)
         expected.append(out[: WINDOW - lag] if k == 0 else out[WINDOW - lag - hop: WINDOW - lag])
     expected = np.concatenate(expected)
     assert released.shape == expected.shape == (list(ends)[-1] - lag, 2)

@@ -44,7 +44,7 @@ def test_physics_block_equals_the_muscle_functions(rng):
     got = keras.ops.convert_to_numpy(layer([x[k].astype("float32") for k in
                                             ("deep", "surface", "length", "speed", "moment_arm")]))
     # The same chain by hand, on NumPy, in float64.
-    p = {k: keras.ops.convert_to_numpy(v).astype(float) for k, v in layer.muscle_parameters().items()}
+    p = {k: keras.ops.convert_to_numpy(v).astype(float)[0] for k, v in layer.muscle_parameters().items()}
     order = [list(config.SURFACE_MUSCLES + config.DEEP_MUSCLES).index(m) for m in MUSCLE_NAMES]
     excitation = np.concatenate([x["surface"], x["deep"]], axis=-1)[..., order]
     delayed = muscle.electromechanical_delay(excitation, p["electromechanical_delay"], DT)
@@ -63,9 +63,9 @@ def test_physics_block_equals_the_muscle_functions(rng):
     assert network.N_PARAMETERS == 34
 
 
-def tiny_model(trainable=True, learning_rate=3e-3):
+def tiny_model(trainable=True, learning_rate=3e-3, **kwargs):
     return training.build_model(SUBJECT, T, backbone="conv", trainable_parameters=trainable,
-                                learning_rate=learning_rate, seed=1)
+                                learning_rate=learning_rate, seed=1, **kwargs)
 
 
 def dataset(rng, n=24):
@@ -83,10 +83,16 @@ def dataset(rng, n=24):
     return model_inputs, torque.astype("float32")
 
 
+def start_values(model):
+    """The nominal starting values in :meth:`MusclePhysics.identified_parameters` layout."""
+    return {name: {key: bounds[2] for key in network.LEVEL_NAMES[bounds[3]]}
+            for name, bounds in network.PARAMETER_BOUNDS.items()}
+
+
 @pytest.mark.opensim
 def test_training_lowers_the_torque_loss_and_gradients_reach_every_parameter(rng):
     x, y = dataset(rng)
-    model = tiny_model()
+    model = tiny_model(tie_deep=False, freeze_deep_architecture=False)  # every parameter free
     history = model.fit(x, y, epochs=8, batch_size=8, verbose=0).history
     assert history["torque_loss"][-1] < 0.5 * history["torque_loss"][0]
     assert history["loss"][-1] > 0  # the loss is tracked, not reported as 0.0
@@ -98,6 +104,9 @@ def test_training_lowers_the_torque_loss_and_gradients_reach_every_parameter(rng
     assert len(physics_paths) == len(network.PARAMETER_BOUNDS)
     assert set(physics_paths) <= set(moved), "some subject parameters received no gradient"
     assert len(moved) == len(before)
+    after = model.physics.identified_parameters()
+    assert all(after[name][key] != value for name, values in start_values(model).items()
+               for key, value in values.items()), "an entry of a free parameter did not move"
 
 
 @pytest.mark.opensim
@@ -113,6 +122,14 @@ def test_parameters_stay_within_bounds_and_frozen_ones_do_not_move(rng):
     start = frozen.physics.identified_parameters()
     frozen.fit(x, y, epochs=2, batch_size=8, verbose=0)
     assert frozen.physics.identified_parameters() == start
+    # The deep muscles' architecture scales frozen: they stay at nominal, the rest moves.
+    partly = tiny_model(freeze_deep_architecture=True, tie_deep=False)
+    partly.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    found = partly.physics.identified_parameters()
+    for name in network.DEEP_ARCHITECTURE:
+        assert [found[name][m] for m in config.DEEP_MUSCLES] == pytest.approx([1.0, 1.0], abs=1e-7)
+        assert all(abs(found[name][m] - 1.0) > 1e-6 for m in config.SURFACE_MUSCLES), name
+    assert found["max_isometric_force_scale"]["BRA"] != pytest.approx(1.0, abs=1e-6)  # strength kept free
 
 
 @pytest.mark.opensim
@@ -130,7 +147,9 @@ def test_save_and_reload_keras_file(tmp_path, rng):
 
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="Unknown backbone 'lstm'"):
-        network.make_backbone("lstm", 16, 8)
+        network.Backbone("lstm", 16, 8)
+    with pytest.raises(ValueError, match="3 values for 2 ensemble members"):
+        physics(members=2, tie_deep=[True, False, True])
     with pytest.raises(ValueError, match="Unknown parameters"):
         physics(initial={"strength": 1.0})
     with pytest.raises(ValueError, match="needs 6 values"):
@@ -154,7 +173,7 @@ def test_a_hidden_surface_channel_comes_from_the_network_not_the_recording(rng):
     reference = keras.ops.convert_to_numpy(physics()([x["deep"].astype("float32"), x["surface"].astype("float32"), *rest]))
     np.testing.assert_allclose(with_hidden, reference, rtol=1e-5, atol=1e-5)
     model = training.build_model(SUBJECT, 32, backbone="conv", hidden=hidden)
-    assert model.backbone.output_shape[-1] == 3 and model.physics.hidden == hidden
+    assert model.backbone.n_outputs == 3 and model.physics.hidden == hidden
     assert network.MusclePhysics.from_config(layer.get_config()).hidden == hidden
 
 
@@ -164,7 +183,7 @@ def test_the_diagnosis_with_true_physics_carries_the_subjects_true_parameters():
               "electromechanical_delay_s": 0.037, "max_isometric_force_scale": scales,
               "optimal_fiber_length_scale": {m: 0.95 for m in MUSCLE_NAMES},
               "tendon_slack_length_scale": {m: 1.02 for m in MUSCLE_NAMES}}
-    model = training.build_model(training.learner_subject(record), 16, backbone="conv", trainable_parameters=False,
+    model = training.build_model(training.learner_subject(record), 16, backbone="conv", trainable_parameters=False, burn_in=4,
                                  initial=training.true_physics(record))
     found = model.physics.identified_parameters()
     truth = training.true_parameters(record)
@@ -175,3 +194,56 @@ def test_the_diagnosis_with_true_physics_carries_the_subjects_true_parameters():
     # A = 0 (linear) is the bound itself: the diagnosis sits just inside it, a nearly linear map.
     assert all(-0.01 < v < 0 for v in found["shape_factor"].values())
     assert not model.physics.trainable_weights
+
+
+@pytest.mark.opensim
+def test_each_ensemble_member_is_the_model_its_weights_make(rng):
+    """Members share nothing: member k of an ensemble computes what a one-member model with
+    member k's weights and settings computes (backbone and physics alike)."""
+    x, y = dataset(rng, n=6)
+    settings = {"tie_deep": [False, True, True], "freeze_deep_architecture": [False, True, False],
+                "initial": [None, INITIAL, None], "effort_weight": [0.0, 0.1, 0.01]}
+    ensemble = training.build_model(SUBJECT, T, seed=3, members=3, **settings)
+    ensemble.fit(x, y, epochs=1, batch_size=6, verbose=0)  # move every weight off its start
+    out = ensemble.predict(x, verbose=0)
+    assert out["hidden"].shape == (6, 3, T, 2) and out["torque"].shape == (6, 3, T)
+    for k in range(3):
+        single = training.build_model(SUBJECT, T, seed=4, **{key: v[k] for key, v in settings.items()})
+        pairs = list(zip([*ensemble.backbone.weights, *ensemble.physics.weights],
+                         [*single.backbone.weights, *single.physics.weights]))
+        assert len(pairs) == len(single.weights)
+        for source, target in pairs:
+            target.assign(keras.ops.convert_to_numpy(source)[k:k + 1])
+        got = single.predict(x, verbose=0)
+        np.testing.assert_allclose(got["hidden"][:, 0], out["hidden"][:, k], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got["torque"][:, 0], out["torque"][:, k], rtol=1e-4,
+                                   atol=1e-4 * np.abs(out["torque"]).max())
+        own, member = single.physics.identified_parameters(), ensemble.physics.identified_parameters(k)
+        for name, values in own.items():
+            assert values == pytest.approx(member[name], rel=1e-5, abs=1e-6), name  # float32
+
+
+def test_tied_deep_parameters_are_one_weight():
+    layer = physics(members=2, tie_deep=[True, False], initial=INITIAL)
+    index = {m: MUSCLE_NAMES.index(m) for m in MUSCLE_NAMES}
+    neural = [n for n, b in network.PARAMETER_BOUNDS.items() if b[3] == "group"]
+
+    def values(name):
+        return keras.ops.convert_to_numpy(layer.muscle_parameters()[name])
+
+    for name in neural:
+        tied, free = values(name)
+        assert tied[index["BRA"]] == tied[index["BIClong"]] and tied[index["TRImed"]] == tied[index["TRIlong"]]
+    assert values("electromechanical_delay")[1][index["BRA"]] == pytest.approx(0.047, rel=1e-5)  # untied: its own
+    raw = layer.raw["electromechanical_delay"]
+    groups = network.GROUP_NAMES
+    start = keras.ops.convert_to_numpy(raw).copy()
+    moved = start.copy()
+    moved[0, groups.index("biceps")] += 0.5  # the one weight of the biceps and the brachialis
+    raw.assign(moved)
+    tied = values("electromechanical_delay")[0]
+    assert tied[index["BRA"]] == tied[index["BIClong"]] != pytest.approx(0.03, rel=1e-3)
+    moved[0, groups.index("brachialis")] += 3.0  # the brachialis' own slot is read by no muscle
+    raw.assign(moved)
+    assert values("electromechanical_delay")[0] == pytest.approx(tied)
+    assert layer.identified_parameters(0)["electromechanical_delay"]["brachialis"] == pytest.approx(tied[index["BRA"]])

@@ -1,0 +1,117 @@
+"""The selection protocol: the validation set, selection and training with the truth gone,
+early stopping per member, and equal budgets."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nmm_core import cohort, protocol, scoring, synergy, training
+
+TINY = protocol.Plan(max_epochs=3, patience=1, seeds=2, batch_size=64, stride=32)
+
+
+@pytest.fixture(scope="module")
+def blind_subject(tmp_path_factory):
+    """One quick-cohort subject copied with every ``truth_excitation.sto`` deleted: what a user
+    with recordings has. ``(folder, subject record, trials)``."""
+    generated = tmp_path_factory.mktemp("cohort")
+    code = ("import sys; from nmm_core import cohort; "
+            "cohort.generate_cohort(sys.argv[1], quick=True, subjects=['S03'], workers=2)")
+    run = subprocess.run([sys.executable, "-c", code, str(generated)], capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stderr[-3000:]
+    blind = tmp_path_factory.mktemp("blind") / "cohort"
+    shutil.copytree(generated, blind)
+    removed = list(blind.rglob("truth_excitation.sto"))
+    assert removed, "the cohort has truth files to remove"
+    for path in removed:
+        path.unlink()
+    trials = cohort.load_cohort(blind)["S03"]
+    assert all(t.truth is None for t in trials)
+    return blind, cohort.subject_record(blind, "S03"), trials
+
+
+def test_the_validation_set_comes_from_the_training_trials_only():
+    """On the quick and the full cohort plans: validation within training, never a held-out
+    trial, and every load and posture keeps a fitting trial."""
+    import types
+
+    for quick in (True, False):
+        plan = cohort.trial_plan(0, quick=quick)
+        trials = [types.SimpleNamespace(name=name, hand_load=spec.hand_load,
+                                        shoulder_angle=cohort.POSTURES[spec.posture],
+                                        time=np.arange(int(100 * spec.cycle_duration * spec.n_cycles)) * 0.01)
+                  for name, spec in plan]
+        parts = training.split(trials)
+        fit, validation = training.inner_split(parts["train"])
+        held = {t.name for t in parts["test_speed"] + parts["test_load"]}
+        assert validation and not held & {t.name for t in validation}
+        assert {t.name for t in fit} | {t.name for t in validation} == {t.name for t in parts["train"]}
+        assert not {t.name for t in fit} & {t.name for t in validation}
+        groups = lambda part: {(t.hand_load, scoring.posture_name(t.shoulder_angle)) for t in part}  # noqa: E731
+        assert groups(fit) == groups(parts["train"])
+        # The shortest of its group.
+        for v in validation:
+            same = [t for t in parts["train"] if (t.hand_load, t.shoulder_angle) == (v.hand_load, v.shoulder_angle)]
+            assert v.time.size == min(t.time.size for t in same)
+
+
+def test_a_single_trial_per_condition_leaves_no_validation_set():
+    import types
+
+    trials = [types.SimpleNamespace(name=f"t{i}", hand_load=float(i), shoulder_angle=0.0, time=np.zeros(10))
+              for i in range(3)]
+    with pytest.raises(ValueError, match="No validation trial"):
+        training.inner_split(trials)
+
+
+def test_both_methods_get_the_same_budget():
+    assert len(protocol.NMM_CANDIDATES) == len(protocol.SYNX_CANDIDATES) == protocol.BUDGET
+    assert len({tuple(sorted(c.items())) for c in protocol.NMM_CANDIDATES}) == protocol.BUDGET
+    assert len(set(protocol.SYNX_CANDIDATES)) == protocol.BUDGET
+
+
+@pytest.mark.opensim
+def test_selection_and_training_run_with_the_truth_gone(blind_subject, monkeypatch):
+    """Nothing but scoring reads the deep truth: with the truth files deleted (and scoring's
+    reader made to fail), both methods select and fit; scoring then cannot run."""
+    folder, record, trials = blind_subject
+
+    def no_truth(*args, **kwargs):
+        raise AssertionError("the deep truth was read")
+
+    monkeypatch.setattr(scoring, "true_excitation", no_truth)
+    learner = training.learner_subject(record)
+    parts = training.split(trials)
+    arrays = {name: training.prepare(part, learner) for name, part in parts.items()}
+    fit, validation = training.inner_split(arrays["train"])
+    synx = protocol.select_synx(fit, validation, synergy.nominal_parameters(learner), max_iter=5)
+    assert synx["best"] in protocol.SYNX_CANDIDATES and len(synx["rows"]) == protocol.BUDGET
+    nmm = protocol.select_nmm(learner, fit, validation, TINY)
+    assert nmm["best"] in protocol.NMM_CANDIDATES
+    model, history, _ = protocol.fit_nmm(learner, fit, validation, [nmm["best"]] * TINY.seeds, TINY)
+    assert model.members == TINY.seeds and len(history["best_epoch"]) == TINY.seeds
+    held_out = arrays["test_load"]
+    predictions = {a.trial.name: p for a, p in zip(held_out, training.estimate(model, held_out, TINY.window))}
+    with pytest.raises(AssertionError, match="deep truth was read"):
+        training.score(held_out, predictions, record["electromechanical_delay_s"])
+
+
+@pytest.mark.opensim
+def test_each_member_keeps_its_best_epoch_on_validation(blind_subject):
+    """Early stopping per member: after training, each member's validation error is the best
+    one recorded for it, at the epoch recorded; the history has one row per epoch."""
+    _, record, trials = blind_subject
+    learner = training.learner_subject(record)
+    arrays = training.prepare(training.split(trials)["train"], learner)
+    fit, validation = training.inner_split(arrays)
+    plan = protocol.Plan(max_epochs=6, patience=6, seeds=3, batch_size=64, stride=32)
+    model, history, _ = protocol.fit_nmm(learner, fit, validation, [{"effort_weight": 0.01}] * 3, plan)
+    errors = np.array(history["validation_rmse"])
+    assert errors.shape == (len(history["loss"]), 3)
+    np.testing.assert_allclose(history["best_validation_rmse"], errors.min(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(history["best_epoch"], errors.argmin(axis=0) + 1)
+    np.testing.assert_allclose(training.validation_error(model, validation, plan.window),
+                               history["best_validation_rmse"], rtol=1e-4)
