@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 _RUNNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_HIDDEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 #: Trial lengths are padded up to a multiple of this many samples before the physics runs.
 LENGTH_QUANTUM = 256
 
@@ -43,18 +44,45 @@ def _padded_size(n: int, minimum: int = 16) -> int:
     return max(minimum, 1 << (int(n) - 1).bit_length())
 
 
-def predict_windows(model, windows: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Backbone outputs (N, K, window, H) of every ensemble member for feature windows
-    (N, window, F), compiled."""
+def predict_windows(model, windows: np.ndarray, batch_size: int = 1024, synergy: np.ndarray | None = None) -> np.ndarray:
+    """Hidden excitations (N, K, window, H) of every ensemble member for feature windows
+    (N, window, F) (and, for a model with a synergy prior, synergy-activation windows
+    (N, window, k)), compiled."""
     windows = np.asarray(windows, dtype="float32")
+    if getattr(model, "synergies", 0) and synergy is None:
+        raise ValueError("This NMM has a synergy prior: give the synergy activations of the windows too.")
+    runner = _hidden_runner(model) if getattr(model, "synergies", 0) else model.backbone
     out = []
     for first in range(0, len(windows), batch_size):
-        chunk = windows[first:first + batch_size]
-        size = _padded_size(len(chunk))
-        if size > len(chunk):  # pad the batch, not the time axis: windows are independent
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)])
-        out.append(np.asarray(model.backbone.predict_on_batch(chunk))[: min(batch_size, len(windows) - first)])
+        parts = [windows[first:first + batch_size]]
+        if runner is not model.backbone:
+            parts.append(np.asarray(synergy[first:first + batch_size], dtype="float32"))
+        n = len(parts[0])
+        size = _padded_size(n)
+        if size > n:  # pad the batch, not the time axis: windows are independent
+            parts = [np.concatenate([p, np.repeat(p[-1:], size - n, axis=0)]) for p in parts]
+        got = runner.predict_on_batch(parts[0] if len(parts) == 1 else parts)
+        out.append(np.asarray(got)[:n])
     return np.concatenate(out)
+
+
+def _hidden_runner(model):
+    """A Keras model computing ``model.hidden`` from ``[features, synergy]`` (shared weights)."""
+    runner = _HIDDEN.get(model)
+    if runner is None:
+        import keras
+
+        class HiddenRunner(keras.Model):
+            def __init__(self, nmm):
+                super().__init__(name="hidden_runner")
+                self.nmm = nmm
+
+            def call(self, inputs):
+                return self.nmm.hidden({"features": inputs[0], "synergy": inputs[1]})["hidden"]
+
+        runner = HiddenRunner(model)
+        _HIDDEN[model] = runner
+    return runner
 
 
 def _physics_runner(model):
@@ -110,7 +138,9 @@ def estimate(model, arrays: Sequence, window: int, hop: int | None = None, torqu
                          "would get no estimate.")
     plan = [(i, s) for i, a in enumerate(arrays) for s in window_starts(a.torque.size, window, hop)]
     batch = np.stack([arrays[i].features[s:s + window] for i, s in plan])
-    outputs = predict_windows(model, batch, batch_size)
+    synergy = (np.stack([arrays[i].synergy[s:s + window] for i, s in plan])
+               if getattr(model, "synergies", 0) else None)
+    outputs = predict_windows(model, batch, batch_size, synergy)
     outputs = np.moveaxis(outputs, 1, 2)  # (N, window, K, H)
     taper = np.hanning(window + 2)[1:-1, None, None]
     totals = [np.zeros((a.torque.size, *outputs.shape[2:])) for a in arrays]
@@ -149,6 +179,8 @@ class StreamingEstimator:
     """
 
     def __init__(self, model, window: int, hop: int | None = None, lag: int = 0):
+        if getattr(model, "synergies", 0):
+            raise ValueError("Streaming needs an NMM without a synergy prior (it reads the features only).")
         self.model, self.window = model, int(window)
         self.hop = int(hop or max(1, window // 4))
         self.lag = int(lag)
@@ -200,5 +232,5 @@ def compile_for_inference(model, jit_compile: bool) -> None:
     """Choose XLA compilation for :func:`estimate` and :class:`StreamingEstimator` on
     ``model`` (``True`` roughly halves TensorFlow's inference time on a CPU at the cost of a
     compilation of a second or two per new input shape; JAX always compiles)."""
-    model.backbone.compile(jit_compile=jit_compile)
+    (_hidden_runner(model) if getattr(model, "synergies", 0) else model.backbone).compile(jit_compile=jit_compile)
     _physics_runner(model).compile(jit_compile=jit_compile)

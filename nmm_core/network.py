@@ -33,7 +33,7 @@ import numpy as np
 from keras import ops
 
 from . import muscle
-from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, excitation_order, hidden_muscles
+from .config import DEEP_MUSCLES, MUSCLE_NAMES, excitation_order, hidden_muscles
 
 MUSCLE_GROUPS: dict[str, tuple[str, ...]] = {
     "biceps": ("BIClong", "BICshort"),
@@ -380,18 +380,27 @@ class NMM(keras.Model):
     (x 1e3), ``effort_weight`` times their mean square (the same effort term as the synergy
     baseline's) and ``prior_weight`` times :meth:`MusclePhysics.prior_loss`. Members share no
     weight, so each learns as if alone. ``smoothness_weight``, ``effort_weight``,
-    ``prior_weight`` and ``burn_in`` take one value or one per member. Each term's mean over
-    members is tracked as a metric.
+    ``prior_weight``, ``burn_in`` and ``residual_weight`` take one value or one per member.
+    Each term's mean over members is tracked as a metric. ``synergies`` > 0 adds the synergy
+    prior of :meth:`hidden` (then ``x`` also has ``synergy`` (B, T, k) and the backbone
+    ``H (k + 1)`` linear outputs).
     """
 
     def __init__(self, backbone, physics, torque_scale=1.0, smoothness_weight=0.1,
-                 effort_weight=0.0, prior_weight=0.1, burn_in=10, **kwargs):
+                 effort_weight=0.0, prior_weight=0.1, burn_in=10, synergies=0, residual_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         self.backbone = backbone
         self.physics = physics
         K = physics.members
         if backbone.members != K:
             raise ValueError(f"The backbone has {backbone.members} members and the physics {K}.")
+        self.synergies = int(synergies)
+        H = len(physics.hidden)
+        expected = H * (self.synergies + 1) if self.synergies else H
+        if backbone.n_outputs != expected:
+            raise ValueError(f"The backbone has {backbone.n_outputs} outputs; {expected} are needed for "
+                             f"{H} hidden muscles and {self.synergies} synergies.")
+        self.residual_weight = [float(v) for v in _member_list(residual_weight, K, "residual_weight")]
         self.torque_scale = float(torque_scale)
         self.smoothness_weight = [float(v) for v in _member_list(smoothness_weight, K, "smoothness_weight")]
         self.effort_weight = [float(v) for v in _member_list(effort_weight, K, "effort_weight")]
@@ -402,7 +411,7 @@ class NMM(keras.Model):
         kept = np.arange(backbone.window)[None, :] >= np.array(self.burn_in)[:, None]
         self._kept = (kept / kept.sum(axis=1, keepdims=True)).astype("float32")  # (K, T), rows sum to 1
         self.trackers = {name: keras.metrics.Mean(name=name)
-                         for name in ("torque_loss", "smoothness_loss", "effort_loss", "prior_loss")}
+                         for name in ("torque_loss", "smoothness_loss", "effort_loss", "prior_loss", "residual_loss")}
 
     @property
     def members(self) -> int:
@@ -412,21 +421,47 @@ class NMM(keras.Model):
         # The backbone and the physics make their weights at construction.
         self.built = True
 
+    def hidden(self, inputs, training=False) -> dict:
+        """The hidden excitations ``{"hidden": (B, K, T, H), "residual": (B, K, T, H) or None}``
+        for ``inputs`` (``features``, and ``synergy`` (B, T, k) with a synergy prior).
+
+        With a synergy prior (``synergies`` = k > 0; the method ``nmm_synergy``, beyond the
+        paper) the network proposes, for every sample, a non-negative gain of each synergy
+        activation for each hidden muscle (a softplus) and a small residual (0.1 tanh, penalised
+        by ``residual_weight``): ``e_h(t) = sum_j C_j(t) g_jh(t) + r_h(t)``, clipped to [0, 1].
+        Constant gains and no residual are the synergy extrapolation's model."""
+        out = self.backbone(inputs["features"], training=training)
+        if not self.synergies:
+            return {"hidden": out, "residual": None}
+        k, H = self.synergies, len(self.physics.hidden)
+        shape = ops.shape(out)
+        gains = ops.reshape(ops.softplus(out[..., : k * H]), (shape[0], shape[1], shape[2], k, H))
+        residual = 0.1 * ops.tanh(out[..., k * H:])
+        synergy = ops.expand_dims(ops.expand_dims(inputs["synergy"], 1), -1)  # (B, 1, T, k, 1)
+        deep = ops.clip(ops.sum(gains * synergy, axis=3) + residual, 0.0, 1.0)
+        return {"hidden": deep, "residual": residual}
+
     def call(self, inputs, training=False):
-        deep = self.backbone(inputs["features"], training=training)
-        torque = self.physics([deep, inputs["surface"], inputs["length"], inputs["speed"],
+        hidden = self.hidden(inputs, training=training)
+        torque = self.physics([hidden["hidden"], inputs["surface"], inputs["length"], inputs["speed"],
                                inputs["moment_arm"]])
-        return {"torque": torque, "hidden": deep}
+        out = {"torque": torque, "hidden": hidden["hidden"]}
+        if hidden["residual"] is not None:
+            out["residual"] = hidden["residual"]
+        return out
 
     def member_losses(self, y, y_pred) -> dict:
         """Each term of the loss per member, (K,) each."""
         deep = y_pred["hidden"]  # (B, K, T, H)
+        residual = y_pred.get("residual")
         error = ops.square((y_pred["torque"] - ops.expand_dims(y, 1)) / self.torque_scale)  # (B, K, T)
         curvature = deep[:, :, 2:] - 2.0 * deep[:, :, 1:-1] + deep[:, :, :-2]
         return {"torque_loss": ops.sum(ops.mean(error, axis=0) * self._kept, axis=-1),
                 "smoothness_loss": ops.mean(ops.square(curvature), axis=(0, 2, 3)) * 1e3,
                 "effort_loss": ops.mean(ops.square(deep), axis=(0, 2, 3)),
-                "prior_loss": self.physics.prior_loss()}
+                "prior_loss": self.physics.prior_loss(),
+                "residual_loss": (ops.zeros((self.members,)) if residual is None
+                                  else ops.mean(ops.square(residual), axis=(0, 2, 3)))}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Sum over members of torque error (after ``burn_in``) + weighted smoothness, effort and
@@ -435,7 +470,7 @@ class NMM(keras.Model):
         for name, value in terms.items():
             self.trackers[name].update_state(ops.mean(value))
         weights = {"smoothness_loss": self.smoothness_weight, "effort_loss": self.effort_weight,
-                   "prior_loss": self.prior_weight}
+                   "prior_loss": self.prior_weight, "residual_loss": self.residual_weight}
         total = terms["torque_loss"]
         for name, w in weights.items():
             total = total + ops.convert_to_tensor(np.array(w, dtype="float32")) * terms[name]
@@ -450,7 +485,8 @@ class NMM(keras.Model):
                 "physics": keras.saving.serialize_keras_object(self.physics),
                 "torque_scale": self.torque_scale, "smoothness_weight": self.smoothness_weight,
                 "effort_weight": self.effort_weight, "prior_weight": self.prior_weight,
-                "burn_in": self.burn_in, "name": self.name}
+                "burn_in": self.burn_in, "synergies": self.synergies, "residual_weight": self.residual_weight,
+                "name": self.name}
 
     @classmethod
     def from_config(cls, config):

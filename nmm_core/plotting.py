@@ -82,7 +82,8 @@ def score_table(rows: Sequence[tuple], muscles: Sequence[str] = DEEP_MUSCLES, lo
 
 
 #: Line styles of the methods in figures.
-METHOD_STYLES = {"NMM": ("C0", "-"), "MSE": ("C2", "--"), "NMM, true physics": ("C1", ":")}
+METHOD_STYLES = {"NMM": ("C0", "-"), "MSE": ("C2", "--"), "NMM, true physics": ("C1", ":"),
+                 "NMM + synergy prior (beyond the paper)": ("C3", "-.")}
 
 
 def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = DEEP_MUSCLES, trim: float = TRIM_SECONDS):

@@ -5,7 +5,9 @@
    and the fitting set (the rest). Held-out trials take no part.
 2. Each method has the same budget of candidate settings, :data:`BUDGET` per subject: the NMM's
    loss weights (:data:`NMM_CANDIDATES`), the baseline's factorisation and number of synergies
-   (:data:`SYNX_CANDIDATES`). Every candidate is fitted on the fitting set.
+   (:data:`SYNX_CANDIDATES`), and the loss weights of the NMM with a synergy prior
+   (:data:`NMM_SYNERGY_CANDIDATES`, whose synergies are fixed by :func:`synergy_prior`). Every
+   candidate is fitted on the fitting set.
 3. Every candidate is scored by its torque RMSE on the validation trials (the first and last
    :data:`nmm_core.scoring.TRIM_SECONDS` left out), and the lowest wins. The NMM also takes its
    epoch by this score (each member keeps its weights of its best epoch; training stops once
@@ -36,10 +38,18 @@ from . import synergy, training
 NMM_CANDIDATES: tuple[dict, ...] = tuple(
     {"effort_weight": e, "smoothness_weight": s, "prior_weight": p}
     for e in (0.01, 0.1) for s in (0.03, 0.3) for p in (0.03, 0.3))
+#: The candidates of the NMM with a synergy prior (``nmm_synergy``, beyond the paper): effort,
+#: smoothness and the weight of the penalty on its residual, two levels each.
+NMM_SYNERGY_CANDIDATES: tuple[dict, ...] = tuple(
+    {"effort_weight": e, "smoothness_weight": s, "residual_weight": r}
+    for e in (0.01, 0.1) for s in (0.03, 0.3) for r in (0.1, 1.0))
+#: The synergy prior's synergies: NMF of the fitting trials' envelopes, the fewest that account
+#: for this share of their variance (a common rule of the synergy literature; reads no torque).
+SYNERGY_VAF = 0.95
 #: The synergy baseline's candidates: factorisation and number of synergies.
 SYNX_CANDIDATES: tuple[tuple[str, int], ...] = tuple((m, k) for m in ("nmf", "pca") for k in (1, 2, 3, 4))
 BUDGET = len(NMM_CANDIDATES)
-assert len(SYNX_CANDIDATES) == BUDGET, "both methods get the same number of candidates"
+assert len(SYNX_CANDIDATES) == len(NMM_SYNERGY_CANDIDATES) == BUDGET, "every method gets the same number of candidates"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,16 +81,32 @@ def torque_rmse(arrays: Sequence, predictions: dict) -> float:
     return float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
 
 
+def synergy_prior(fit: Sequence, seed: int = 0):
+    """The synergies of the NMM with a synergy prior: NMF of the fitting trials' envelopes with
+    the fewest synergies whose VAF reaches :data:`SYNERGY_VAF` (at most all channels)."""
+    envelopes = np.vstack([a.surface for a in fit])
+    for k in range(1, envelopes.shape[1] + 1):
+        found = synergy.extract_synergies(envelopes, k, "nmf", seed=seed)
+        if found.vaf >= SYNERGY_VAF:
+            break
+    return found
+
+
+_DEFAULTS = {**training.SETTINGS, "trainable_parameters": True, "residual_weight": 1.0}
+
+
 def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dict], plan: Plan, seed: int = 0,
-            schedule: str | None = training.SETTINGS["schedule"], backbone: str = "transformer"):
+            schedule: str | None = training.SETTINGS["schedule"], backbone: str = "transformer", synergies: int = 0):
     """NMM members, one per entry of ``settings`` (:data:`nmm_core.training.MEMBER_SETTINGS`
     keys), trained together on ``fit`` with each member stopped at its best epoch on
-    ``validation``. Returns ``(model, history, seconds)``."""
-    members = {key: [s.get(key, training.SETTINGS.get(key, True)) for s in settings]
+    ``validation``. ``synergies`` > 0: with a synergy prior over that many synergies (the
+    trials must carry their activations, :func:`nmm_core.training.with_synergies`). Returns
+    ``(model, history, seconds)``."""
+    members = {key: [s.get(key, _DEFAULTS[key]) for s in settings]
                for key in training.MEMBER_SETTINGS if key != "initial"}
     members["initial"] = [s.get("initial") for s in settings]
     model = training.build_model(learner, plan.window, backbone=backbone, seed=seed, members=len(settings),
-                                 **members)
+                                 synergies=synergies, **members)
     history, seconds = training.train(model, fit, plan.window, plan.max_epochs, stride=plan.stride,
                                       batch_size=plan.batch_size, seed=seed, validation=validation,
                                       patience=plan.patience, schedule=schedule)
@@ -88,14 +114,17 @@ def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dic
 
 
 def select_nmm(learner, fit: Sequence, validation: Sequence, plan: Plan, seed: int = 0,
-               backbone: str = "transformer") -> dict:
-    """Every candidate of :data:`NMM_CANDIDATES` trained (one member each, together) and scored
-    on validation torque. Returns ``{"rows": [{**candidate, "validation_rmse", "best_epoch"}],
+               backbone: str = "transformer", synergies: int = 0) -> dict:
+    """Every candidate (:data:`NMM_CANDIDATES`, or with ``synergies`` > 0
+    :data:`NMM_SYNERGY_CANDIDATES`) trained (one member each, together) and scored on
+    validation torque. Returns ``{"rows": [{**candidate, "validation_rmse", "best_epoch"}],
     "best": candidate, "seconds"}``."""
-    _, history, seconds = fit_nmm(learner, fit, validation, NMM_CANDIDATES, plan, seed, backbone=backbone)
+    candidates = NMM_SYNERGY_CANDIDATES if synergies else NMM_CANDIDATES
+    _, history, seconds = fit_nmm(learner, fit, validation, candidates, plan, seed, backbone=backbone,
+                                  synergies=synergies)
     rows = [{**c, "validation_rmse": e, "best_epoch": b}
-            for c, e, b in zip(NMM_CANDIDATES, history["best_validation_rmse"], history["best_epoch"])]
-    best = NMM_CANDIDATES[int(np.argmin(history["best_validation_rmse"]))]
+            for c, e, b in zip(candidates, history["best_validation_rmse"], history["best_epoch"])]
+    best = candidates[int(np.argmin(history["best_validation_rmse"]))]
     return {"rows": rows, "best": dict(best), "seconds": seconds}
 
 

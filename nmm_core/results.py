@@ -1,6 +1,7 @@
 """The reproduction's summary: every subject's results files gathered into one JSON and one CSV.
 
-Each subject chapter writes ``results/<subject>/<method>.json`` (``nmm`` or ``mse``, with
+Each subject chapter writes ``results/<subject>/<method>.json`` (``nmm``, ``mse`` or
+``nmm_synergy``, with
 :func:`write_results`) and ``<method>_predictions.npz`` (:func:`save_predictions`), all on the
 held-out trials. This module writes them, reads them back, checks them, and writes
 
@@ -36,7 +37,9 @@ from .config import DEEP_MUSCLES
 from .files import atomic_path, atomic_write
 from .paths import results_dir
 
-METHODS = ("nmm", "mse")
+#: ``nmm``: the paper's method; ``mse``: the synergy extrapolation baseline; ``nmm_synergy``:
+#: an NMM with a synergy prior (beyond the paper; never reported as the NMM).
+METHODS = ("nmm", "mse", "nmm_synergy")
 SCORES = {**{m: ("r", "rmse", "r_lowpass", "rmse_lowpass") for m in DEEP_MUSCLES},
           "torque": ("rmse_Nm", "nrmse", "r2")}
 FLAGS = ("constant", "truth_constant")

@@ -33,10 +33,23 @@ class TrialArrays:
     speed: np.ndarray  # (T, 6) m/s
     moment_arm: np.ndarray  # (T, 6) m
     torque: np.ndarray  # (T,) N m
+    synergy: np.ndarray | None = None  # (T, k) synergy activations, for an NMM with a synergy prior
 
     def inputs(self) -> dict:
-        return {"features": self.features, "surface": self.surface, "length": self.length,
-                "speed": self.speed, "moment_arm": self.moment_arm}
+        out = {"features": self.features, "surface": self.surface, "length": self.length,
+               "speed": self.speed, "moment_arm": self.moment_arm}
+        return out if self.synergy is None else {**out, "synergy": self.synergy}
+
+
+def with_synergies(arrays: Sequence[TrialArrays], synergies, hidden: Sequence[str] = DEEP_MUSCLES) -> list[TrialArrays]:
+    """Copies of ``arrays`` carrying the activations (T, k) of ``synergies``
+    (:class:`nmm_core.synergy.Synergies`, extracted from the envelopes of the muscles not in
+    ``hidden``) of their own envelopes."""
+    from .synergy import measured_columns
+
+    columns = measured_columns(hidden)
+    return [dataclasses.replace(a, synergy=synergies.activations(a.surface[:, columns]).astype("float32"))
+            for a in arrays]
 
 
 def learner_subject(record: dict) -> Subject:
@@ -78,7 +91,7 @@ def prepare(trials: Sequence[Trial], subject: Subject, hidden: Sequence[str] = D
 
 def windows(arrays: Sequence[TrialArrays], window: int, stride: int) -> tuple[dict, np.ndarray]:
     """Sliding windows over every trial: inputs dict of (N, window, ...) and torque (N, window)."""
-    parts, targets = {k: [] for k in ("features", "surface", "length", "speed", "moment_arm")}, []
+    parts, targets = {k: [] for k in arrays[0].inputs()}, []
     for a in arrays:
         n = a.torque.size
         if n < window:
@@ -172,13 +185,14 @@ def movement_seconds(arrays: Sequence) -> float:
     return float(sum(a.torque.size * (a.trial.time[1] - a.trial.time[0]) for a in arrays))
 
 
-def subject_data(subject: str = "S01", quick: bool = False) -> SubjectData:
-    """One subject of the virtual cohort (generated if absent), split (:func:`split`) and
-    prepared (:func:`prepare`) for both methods, with what a learner knows of it
+def subject_data(subject: str = "S01", quick: bool = False, cohort_seed: int | None = None) -> SubjectData:
+    """One subject of the virtual cohort (generated if absent; ``cohort_seed``: another cohort
+    than the default one), split (:func:`split`, then :func:`inner_split`) and prepared
+    (:func:`prepare`) for both methods, with what a learner knows of it
     (:func:`learner_subject`): what every subject chapter and benchmark starts from."""
     from . import cohort, synergy
 
-    directory = cohort.cohort_dir(quick=quick)
+    directory = cohort.cohort_dir(quick=quick, seed=cohort.DEFAULT_SEED if cohort_seed is None else cohort_seed)
     trials = cohort.load_cohort(directory)
     if subject not in trials:
         raise ValueError(f"The virtual cohort in {directory} has no subject {subject!r}; its subjects are "
@@ -209,7 +223,7 @@ UNMENDED = {"effort_weight": 0.0, "smoothness_weight": 0.1, "prior_weight": 0.1,
             "freeze_deep_architecture": False, "burn_in": 10, "schedule": None, "learning_rate": 3e-3}
 #: Keyword arguments of :func:`build_model` that take one value per ensemble member.
 MEMBER_SETTINGS = ("effort_weight", "smoothness_weight", "prior_weight", "tie_deep",
-                   "freeze_deep_architecture", "burn_in", "trainable_parameters", "initial")
+                   "freeze_deep_architecture", "burn_in", "trainable_parameters", "initial", "residual_weight")
 
 
 def build_model(subject: Subject, window: int, backbone: str = "transformer", time_step: float = 0.01,
@@ -218,7 +232,7 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
                 prior_weight=SETTINGS["prior_weight"], tie_deep=SETTINGS["tie_deep"],
                 freeze_deep_architecture=SETTINGS["freeze_deep_architecture"], burn_in=SETTINGS["burn_in"],
                 learning_rate: float = SETTINGS["learning_rate"], hidden: Sequence[str] = DEEP_MUSCLES,
-                jit_compile="auto", initial=None):
+                jit_compile="auto", initial=None, synergies: int = 0, residual_weight=1.0):
     """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled) with
     ``members`` ensemble members side by side, estimating the excitations of the ``hidden``
     muscles (see :func:`prepare`).
@@ -229,7 +243,9 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     XLA compilation of the training step (``"auto"``: on with JAX, off with TensorFlow on a
     CPU-only machine). ``initial`` sets the subject parameters' starting values
     (:class:`~nmm_core.network.MusclePhysics`), e.g. :func:`true_physics` with
-    ``trainable_parameters=False`` for the diagnosis with the subject's true physics."""
+    ``trainable_parameters=False`` for the diagnosis with the subject's true physics.
+    ``synergies`` > 0 gives the NMM a synergy prior over that many synergy activations
+    (:meth:`nmm_core.network.NMM.hidden`; its inputs need them, :func:`with_synergies`)."""
     import keras
 
     from .network import NMM, Backbone, MusclePhysics  # network imports Keras at once: only when needed
@@ -242,9 +258,12 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
                             trainable_parameters=trainable_parameters, initial=initial, hidden=hidden,
                             members=members, tie_deep=tie_deep, freeze_deep_architecture=freeze_deep_architecture,
                             name="physics")
-    body = Backbone(backbone, window, len(FEATURES), n_outputs=len(physics.hidden), members=members, name="backbone")
+    H = len(physics.hidden)
+    body = Backbone(backbone, window, len(FEATURES), n_outputs=H * (synergies + 1) if synergies else H,
+                    members=members, output="linear" if synergies else "sigmoid", name="backbone")
     model = NMM(body, physics, torque_scale=torque_scale, smoothness_weight=smoothness_weight,
-                effort_weight=effort_weight, prior_weight=prior_weight, burn_in=burn_in)
+                effort_weight=effort_weight, prior_weight=prior_weight, burn_in=burn_in,
+                synergies=synergies, residual_weight=residual_weight)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
     return model
 
