@@ -17,13 +17,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
-
 from nmm_core import protocol, training
 from nmm_core.config import DEEP_MUSCLES
 from nmm_core.inference import member_predictions
 from nmm_core.plotting import markdown_table
-from nmm_core.results import mean_defined
+from nmm_core.results import mean_defined, seed_spread
 
 
 def scores_of(data, predictions, members: int | None = None) -> list:
@@ -36,7 +34,7 @@ def scores_of(data, predictions, members: int | None = None) -> list:
         if members:
             each = [training.score(held, member_predictions(predictions, k), data.delay)["median_trial"][m]["r"]
                     for k in range(members)]
-            row.append(float(np.std(np.array(each, dtype=float), ddof=1)))
+            row.append(seed_spread(each)[1])
     return row + [100 * block["torque"]["nrmse"]]
 
 

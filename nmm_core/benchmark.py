@@ -102,7 +102,7 @@ def _error_summary(error: Exception) -> str:
 
 def time_to_converge(data: SubjectData, quick: bool = False, backbone: str = "transformer", seed: int = 0) -> dict:
     """Train the NMM as the subject chapter does (the default settings, an ensemble of
-    :attr:`nmm_core.protocol.Plan.seeds` members on the fitting trials, each stopped on the
+    ``seeds`` members (:class:`nmm_core.protocol.Plan`) on the fitting trials, each stopped on the
     validation trials) and time it, compilation included.
 
     Returns ``{"total_s", "per_seed_s", "seeds", "epochs_run", "best_epoch"`` (per member)``,

@@ -77,6 +77,9 @@ def _hidden_runner(model):
                 super().__init__(name="hidden_runner")
                 self.nmm = nmm
 
+            def build(self, input_shape):  # the NMM's weights exist already
+                self.built = True
+
             def call(self, inputs):
                 return self.nmm.hidden({"features": inputs[0], "synergy": inputs[1]})["hidden"]
 

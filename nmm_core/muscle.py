@@ -238,11 +238,10 @@ def excitation_to_torque(excitation, musculotendon_length, musculotendon_speed, 
         A, shape (6,).
     max_isometric_force, optimal_fiber_length, tendon_slack_length, pennation_angle_at_optimal :
         array_like
-        N, m, m, rad; shape (6,).
-
-    On backend tensors every parameter may instead have shape (K, 1, 6), with inputs of shape
-    (B, K, T, 6) (broadcastable): K models with parameters of their own (the members of an
-    ensemble, :class:`nmm_core.network.MusclePhysics`) in one call.
+        N, m, m, rad; shape (6,). On backend tensors every parameter may instead have shape
+        (K, 1, 6), with inputs of shape (B, K, T, 6) (broadcastable): K models with parameters
+        of their own (the members of an ensemble, :class:`nmm_core.network.MusclePhysics`) in
+        one call.
 
     Returns
     -------

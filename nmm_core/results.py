@@ -186,6 +186,15 @@ def load_results(directory: Path | None = None, quick: bool | None = None) -> tu
     return subjects, missing
 
 
+def seed_spread(values) -> tuple:
+    """``(mean, sd)`` of the defined values of a score over ensemble members (seeds): sd with
+    ``ddof=1``, None with fewer than two defined values (mean None with none)."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None, None
+    return float(np.mean(finite)), (float(np.std(finite, ddof=1)) if len(finite) > 1 else None)
+
+
 def mean_defined(values):
     """Mean of the defined (not None, finite) values; None when there are none."""
     finite = [v for v in values if v is not None and math.isfinite(v)]

@@ -126,3 +126,24 @@ def test_bad_streaming_settings_and_short_trials_are_refused(rng, model):
         inference.window_starts(WINDOW - 1, WINDOW, 8)
     with pytest.raises(ValueError, match="n_features"):
         inference.StreamingEstimator(model, WINDOW).push(np.zeros(8))
+
+
+@pytest.mark.opensim
+def test_batch_estimate_of_an_nmm_with_a_synergy_prior_reads_the_synergy_windows(rng):
+    """With a synergy prior the estimate runs the whole hidden computation on feature and
+    synergy windows: by hand, one eager call per window, Hann-averaged."""
+    model = training.build_model(SUBJECT, WINDOW, backbone="conv", seed=2, members=2, synergies=3)
+    a = trial_arrays(rng, 140)
+    a.synergy = rng.uniform(0, 0.5, (140, 3)).astype("float32")
+    got = inference.estimate(model, [a], WINDOW)[0]
+    hop, n = WINDOW // 4, a.torque.size
+    taper = np.hanning(WINDOW + 2)[1:-1, None]
+    total, count = np.zeros((2, n, 2)), np.zeros((1, n, 1))
+    for s in inference.window_starts(n, WINDOW, hop):
+        out = keras.ops.convert_to_numpy(model.hidden({"features": a.features[None, s:s + WINDOW],
+                                                       "synergy": a.synergy[None, s:s + WINDOW]})["hidden"])[0]
+        total[:, s:s + WINDOW] += taper * out  # out: (K, window, H)
+        count[:, s:s + WINDOW] += taper
+    np.testing.assert_allclose(got["member_hidden"], total / count, atol=2e-5)
+    with pytest.raises(ValueError, match="synergy prior"):
+        inference.StreamingEstimator(model, WINDOW)

@@ -247,3 +247,55 @@ def test_tied_deep_parameters_are_one_weight():
     raw.assign(moved)
     assert values("electromechanical_delay")[0] == pytest.approx(tied)
     assert layer.identified_parameters(0)["electromechanical_delay"]["brachialis"] == pytest.approx(tied[index["BRA"]])
+
+
+def synergy_model(members=2, k=2):
+    return training.build_model(SUBJECT, T, backbone="conv", seed=5, members=members, synergies=k, burn_in=4)
+
+
+def test_the_synergy_prior_is_gains_on_the_synergy_activations_plus_a_residual(rng):
+    """nmm_synergy's hidden excitations by hand: sum_j C_j softplus(g_jh) + 0.1 tanh(r_h), clipped."""
+    model, k = synergy_model(), 2
+    features = rng.normal(size=(3, T, len(training.FEATURES))).astype("float32")
+    synergy = rng.uniform(0, 0.6, (3, T, k)).astype("float32")
+    out = keras.ops.convert_to_numpy(model.backbone(features))  # (3, K, T, H (k + 1))
+    assert out.shape == (3, 2, T, 2 * (k + 1))
+    gains = np.log1p(np.exp(out[..., : 2 * k])).reshape(3, 2, T, k, 2)
+    expected = np.clip(np.einsum("btj,bktjh->bkth", synergy, gains) + 0.1 * np.tanh(out[..., 2 * k:]), 0, 1)
+    got = keras.ops.convert_to_numpy(model.hidden({"features": features, "synergy": synergy})["hidden"])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_constant_gains_without_residual_are_the_synergy_extrapolation(rng):
+    """The baseline is a special case: a head that ignores its input and gives gains w and no
+    residual makes e = C w, the synergy extrapolation's excitations with weights w."""
+    from nmm_core import synergy as synx
+
+    envelopes = rng.uniform(0.01, 0.5, (400, 4))
+    found = synx.extract_synergies(envelopes, 2, "nmf")
+    weights = np.array([[0.3, 0.05], [0.1, 0.4]])  # (k, H), non-negative as NMF's
+    model = synergy_model(members=1)
+    head = model.backbone.head
+    head.kernel.assign(np.zeros(head.kernel.shape))
+    bias = np.zeros((1, 1, 6))
+    bias[0, 0, :4] = np.log(np.expm1(weights)).reshape(-1)  # softplus^-1, (k, H) order
+    head.bias.assign(bias)
+    activations = found.activations(envelopes[:T]).astype("float32")
+    features = rng.normal(size=(1, T, len(training.FEATURES))).astype("float32")
+    got = keras.ops.convert_to_numpy(model.hidden({"features": features, "synergy": activations[None]})["hidden"])[0, 0]
+    extrapolation = synx.Extrapolation(found, weights, np.ones(6), 0.0, 0.0, 0.0, None, config.DEEP_MUSCLES)
+    np.testing.assert_allclose(got, extrapolation.deep_excitation(envelopes[:T]), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.opensim
+def test_save_and_reload_an_ensemble_with_a_synergy_prior(tmp_path, rng):
+    x, y = dataset(rng, n=4)
+    x = {**x, "synergy": rng.uniform(0, 0.5, (4, T, 2)).astype("float32")}
+    model = synergy_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "nmm_synergy.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    assert again.synergies == 2 and again.members == 2
+    for key in ("torque", "hidden", "residual"):
+        np.testing.assert_allclose(again.predict(x, verbose=0)[key], model.predict(x, verbose=0)[key], rtol=1e-6, atol=1e-6)

@@ -83,3 +83,11 @@ def test_the_claim_and_its_sentence_follow_the_results_and_change_when_they_are_
     assert "too few" in stats.claim_sentence("BRA", five) and "smallest that 5 subjects allow" in stats.claim_sentence("BRA", five)
     mixed = results.claims(_subjects([0.9, 0.6, 0.8, 0.7, 0.75, 0.6], [0.7, 0.8, 0.75, 0.72, 0.7, 0.62]))["BRA"]
     assert mixed["status"] == "not reproduced" and "not significant" in stats.claim_sentence("BRA", mixed)
+
+
+def test_the_seed_spread_is_numpys_over_the_defined_members():
+    mean, sd = results.seed_spread([0.8, None, 0.6, float("nan"), 0.7])
+    assert mean == pytest.approx(np.mean([0.8, 0.6, 0.7]))
+    assert sd == pytest.approx(np.std([0.8, 0.6, 0.7], ddof=1))
+    assert results.seed_spread([0.5]) == (0.5, None)
+    assert results.seed_spread([None, None]) == (None, None)
