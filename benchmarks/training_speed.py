@@ -5,6 +5,7 @@ Run (JAX is in requirements.lock; each configuration runs in its own process):
 
     .venv/bin/python benchmarks/training_speed.py                 # full cohort, subject S01
     .venv/bin/python benchmarks/training_speed.py --converge      # + full training of S01..S05
+    .venv/bin/python benchmarks/training_speed.py --converge-only --backends tensorflow --runs 1
 
 Nothing is written; the cohort is read from the data cache (generated if absent).
 """
@@ -25,12 +26,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=3, help="epochs per timed run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backbones", nargs="+", default=["transformer", "conv"])
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), help="Keras backends to time")
+    parser.add_argument("--converge-only", action="store_true", help="skip the throughput table")
     parser.add_argument("--converge", action="store_true",
                         help="also train every subject as its chapter does (the seed ensemble) on each backend")
     args = parser.parse_args()
 
     rows, baseline = [], None
-    for backend, jit in configurations():
+    for backend, jit in ([] if args.converge_only else [c for c in configurations() if c[0] in args.backends]):
         for backbone in args.backbones:
             r = run_isolated("throughput", backend, subject=args.subject, quick=args.quick,
                              backbone=backbone, jit=jit, epochs=args.epochs, runs=args.runs)
@@ -41,15 +44,16 @@ def main():
                          f"{r['first_epoch_s']:.1f}" if rate else r["error"][:70],
                          f"{60 * r['windows_per_epoch'] / rate:.0f}" if rate else ""])
             print(rows[-1], flush=True)
-    machine = r["machine"]
-    print(f"\n{machine['cpu']}, {machine['cores']} cores; subject {args.subject} "
-          f"({'quick' if args.quick else 'full'} cohort), {r['windows_per_epoch']} windows per epoch, "
-          f"batch 32, medians of {args.runs} runs of {args.epochs} epochs\n")
-    print(markdown_table(["backend", "compilation", "backbone", "windows/s", "vs first row",
-                          "first epoch (s)", "60 epochs (s)"], rows))
-    if args.converge:
+    if rows:
+        machine = r["machine"]
+        print(f"\n{machine['cpu']}, {machine['cores']} cores; subject {args.subject} "
+              f"({'quick' if args.quick else 'full'} cohort), {r['windows_per_epoch']} windows per epoch, "
+              f"batch 64, medians of {args.runs} runs of {args.epochs} epochs\n")
+        print(markdown_table(["backend", "compilation", "backbone", "windows/s", "vs first row",
+                              "first epoch (s)", "60 epochs (s)"], rows))
+    if args.converge or args.converge_only:
         rows = []
-        for backend in [b for b in BACKENDS if backend_available(b)]:
+        for backend in [b for b in args.backends if backend_available(b)]:
             for subject in SUBJECTS:
                 runs = [run_isolated("converge", backend, subject=subject, quick=args.quick, seed=seed)
                         for seed in range(args.runs)]

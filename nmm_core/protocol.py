@@ -64,7 +64,7 @@ class Plan:
     stride: int = 16
 
 
-FULL = Plan(max_epochs=60, patience=15, seeds=5)
+FULL = Plan(max_epochs=40, patience=10, seeds=5)
 QUICK = Plan(max_epochs=25, patience=8, seeds=2)
 
 
@@ -95,18 +95,31 @@ def synergy_prior(fit: Sequence, seed: int = 0):
 _DEFAULTS = {**training.SETTINGS, "trainable_parameters": True, "residual_weight": 1.0}
 
 
+def start_alike(model) -> None:
+    """Give every member of an NMM the first member's network weights (the subject parameters,
+    whose starting values are settings, are left as they are)."""
+    for weight in model.backbone.weights:  # every backbone weight has the member axis first
+        value = np.array(weight)
+        weight.assign(np.broadcast_to(value[:1], value.shape))
+
+
 def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dict], plan: Plan, seed: int = 0,
-            schedule: str | None = training.SETTINGS["schedule"], backbone: str = "transformer", synergies: int = 0):
+            schedule: str | None = training.SETTINGS["schedule"], backbone: str = "transformer", synergies: int = 0,
+            same_start: bool = False):
     """NMM members, one per entry of ``settings`` (:data:`nmm_core.training.MEMBER_SETTINGS`
     keys), trained together on ``fit`` with each member stopped at its best epoch on
     ``validation``. ``synergies`` > 0: with a synergy prior over that many synergies (the
-    trials must carry their activations, :func:`nmm_core.training.with_synergies`). Returns
-    ``(model, history, seconds)``."""
+    trials must carry their activations, :func:`nmm_core.training.with_synergies`).
+    ``same_start``: every member starts from the first member's network weights, so that
+    members differ by their settings alone (candidates, ablations); otherwise each starts from
+    its own random weights (the seeds of an ensemble). Returns ``(model, history, seconds)``."""
     members = {key: [s.get(key, _DEFAULTS[key]) for s in settings]
                for key in training.MEMBER_SETTINGS if key != "initial"}
     members["initial"] = [s.get("initial") for s in settings]
     model = training.build_model(learner, plan.window, backbone=backbone, seed=seed, members=len(settings),
                                  synergies=synergies, **members)
+    if same_start:
+        start_alike(model)
     history, seconds = training.train(model, fit, plan.window, plan.max_epochs, stride=plan.stride,
                                       batch_size=plan.batch_size, seed=seed, validation=validation,
                                       patience=plan.patience, schedule=schedule)
@@ -121,7 +134,7 @@ def select_nmm(learner, fit: Sequence, validation: Sequence, plan: Plan, seed: i
     "best": candidate, "seconds"}``."""
     candidates = NMM_SYNERGY_CANDIDATES if synergies else NMM_CANDIDATES
     _, history, seconds = fit_nmm(learner, fit, validation, candidates, plan, seed, backbone=backbone,
-                                  synergies=synergies)
+                                  synergies=synergies, same_start=True)
     rows = [{**c, "validation_rmse": e, "best_epoch": b}
             for c, e, b in zip(candidates, history["best_validation_rmse"], history["best_epoch"])]
     best = candidates[int(np.argmin(history["best_validation_rmse"]))]
@@ -151,6 +164,9 @@ def select_synx(fit: Sequence, validation: Sequence, nominal: dict, seed: int = 
 #: The NMM chapter's ablation: each of the changes of :data:`nmm_core.training.SETTINGS` taken
 #: away alone, all of them taken away, the parameters frozen at nominal, and (a diagnosis that
 #: reads the truth, never used to choose anything) the physics frozen at the true parameters.
+#: Every row is one member, and every member starts from the same network weights, so that the
+#: rows differ by their settings alone (one seed: differences within the ensemble's seed spread
+#: are not effects).
 #: ``schedule`` cannot differ between members trained together: the rows without the schedule
 #: are trained as a second model.
 ABLATIONS: tuple[tuple[str, dict], ...] = (
@@ -179,7 +195,8 @@ def run_ablations(learner, record: dict, fit: Sequence, validation: Sequence, ch
         for s in settings:
             if s.get("initial") == "true":
                 s["initial"] = training.true_physics(record)
-        model, _, _ = fit_nmm(learner, fit, validation, settings, plan, seed, schedule=schedule, backbone=backbone)
+        model, _, _ = fit_nmm(learner, fit, validation, settings, plan, seed, schedule=schedule, backbone=backbone,
+                              same_start=True)
         rows += [(label, model, k) for k, (label, _) in enumerate(group)]
     order = [label for label, _ in ABLATIONS]
     return sorted(rows, key=lambda row: order.index(row[0]))

@@ -115,3 +115,17 @@ def test_each_member_keeps_its_best_epoch_on_validation(blind_subject):
     np.testing.assert_array_equal(history["best_epoch"], errors.argmin(axis=0) + 1)
     np.testing.assert_allclose(training.validation_error(model, validation, plan.window),
                                history["best_validation_rmse"], rtol=1e-4)
+
+
+def test_candidates_start_alike_and_seeds_do_not():
+    learner = training.learner_subject({"name": "S09", "segment_length_scale": 1.0, "forearm_mass_scale": 1.0})
+    model = training.build_model(learner, 32, backbone="conv", members=3, burn_in=4,
+                                 initial=[None, {"electromechanical_delay": 0.07}, None])
+    first = [np.array(w) for w in model.backbone.weights]
+    assert any(not np.allclose(w[0], w[1]) for w in first)  # seeds differ
+    before = model.physics.identified_parameters()
+    protocol.start_alike(model)
+    for w, start in zip(model.backbone.weights, first):
+        value = np.array(w)
+        np.testing.assert_array_equal(value, np.broadcast_to(start[:1], start.shape))
+    assert model.physics.identified_parameters() == before  # the members' parameter settings stay
