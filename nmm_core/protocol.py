@@ -1,8 +1,8 @@
 """The selection protocol both methods follow, fixed before any result was read.
 
 1. The training trials are split once more (:func:`nmm_core.training.inner_split`): a
-   validation set (from every load and posture with two or more training trials, the shortest)
-   and the fitting set (the rest). Held-out trials take no part.
+   validation set (from every load and posture with two or more training trials, the one of
+   median duration) and the fitting set (the rest). Held-out trials take no part.
 2. Each method has the same budget of candidate settings, :data:`BUDGET` per subject: the NMM's
    loss weights (:data:`NMM_CANDIDATES`), the baseline's factorisation and number of synergies
    (:data:`SYNX_CANDIDATES`), and the loss weights of the NMM with a synergy prior

@@ -128,14 +128,16 @@ def split(trials: Sequence[Trial], held_out_load: float = 2.0,
 def inner_split(arrays: Sequence) -> tuple[list, list]:
     """The validation set of the selection protocol, carved out of the training trials only:
     from every group of training trials with the same hand load and posture that has at least
-    two of them, the shortest (fastest) one. Returns ``(fit, validation)``: both methods fit
-    on the first and choose every setting on the second (``arrays``: anything with a
-    ``.trial``, or :class:`~nmm_core.trials.Trial` objects)."""
+    two of them, the trial of median duration (of two, the longer): a speed inside the range
+    the fitting trials cover, so that validation measures a new trial like the fitting ones
+    rather than an extrapolation in speed. Returns ``(fit, validation)``: both methods fit on
+    the first and choose every setting on the second (``arrays``: anything with a ``.trial``,
+    or :class:`~nmm_core.trials.Trial` objects)."""
     trial = lambda a: getattr(a, "trial", a)  # noqa: E731
     groups: dict = {}
     for a in arrays:
         groups.setdefault((trial(a).hand_load, scoring.posture_name(trial(a).shoulder_angle)), []).append(a)
-    validation = [min(group, key=lambda a: (trial(a).time.size, trial(a).name))
+    validation = [sorted(group, key=lambda a: (trial(a).time.size, trial(a).name))[len(group) // 2]
                   for group in groups.values() if len(group) >= 2]
     if not validation:
         raise ValueError("No validation trial: every load and posture has a single training trial. Record "
