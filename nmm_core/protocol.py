@@ -13,7 +13,7 @@
    epoch by this score (each member keeps its weights of its best epoch; training stops once
    no member has improved for ``patience`` epochs).
 4. The chosen setting is fitted again on the fitting set: the NMM as an ensemble of
-   :attr:`Plan.seeds` members (its estimate is their mean), the baseline with strengths and
+   ``seeds`` members (:class:`Plan`; its estimate is their mean), the baseline with strengths and
    delay calibrated.
 5. Settings that are not searched (window, batch, stride, learning rate, backbone size,
    schedule, maximum epochs and patience) are fixed in :class:`Plan` for cost, the same for
@@ -48,6 +48,7 @@ NMM_SYNERGY_CANDIDATES: tuple[dict, ...] = tuple(
 SYNERGY_VAF = 0.95
 #: The synergy baseline's candidates: factorisation and number of synergies.
 SYNX_CANDIDATES: tuple[tuple[str, int], ...] = tuple((m, k) for m in ("nmf", "pca") for k in (1, 2, 3, 4))
+#: Candidate settings per method and subject, the same for every method.
 BUDGET = len(NMM_CANDIDATES)
 assert len(SYNX_CANDIDATES) == len(NMM_SYNERGY_CANDIDATES) == BUDGET, "every method gets the same number of candidates"
 
@@ -64,7 +65,10 @@ class Plan:
     stride: int = 16
 
 
-FULL = Plan(max_epochs=40, patience=10, seeds=5)
+#: Full mode: the training length of the NMM as first built here (windows every 8 samples, batch
+#: 32, at most 60 epochs). A shorter one (every 16, batch 64, at most 40 epochs, for time) was
+#: tried and left: it fitted worse on the validation trials (reproduction notes).
+FULL = Plan(max_epochs=60, patience=15, seeds=5, batch_size=32, stride=8)
 QUICK = Plan(max_epochs=25, patience=8, seeds=2)
 
 
