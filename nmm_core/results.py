@@ -220,8 +220,9 @@ def summarise(subjects: dict) -> dict:
                     for k in ("r", "rmse", "r_lowpass")} for m in DEEP_MUSCLES} for p in postures}
         means[method]["constant"] = {m: sum(e[m]["constant"] for e in entries) for m in DEEP_MUSCLES}
         means[method]["train_seconds"] = mean_defined([e["train_seconds"] for e in entries])
-        means[method]["seeds"] = max(e["seeds"] for e in entries)
-        means[method]["seed_sd"] = {m: mean_defined([e["seed_sd"][m] for e in entries]) for m in DEEP_MUSCLES}
+        means[method]["seeds"] = max(e.get("seeds", 1) for e in entries)
+        means[method]["seed_sd"] = {m: mean_defined([(e.get("seed_sd") or {}).get(m) for e in entries])
+                                    for m in DEEP_MUSCLES}
         means[method]["subjects"] = len(entries)
     return means
 
