@@ -20,8 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+#: model -> {name: compiled runner} (:func:`_runner`).
 _RUNNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_HIDDEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 #: Trial lengths are padded up to a multiple of this many samples before the physics runs.
 LENGTH_QUANTUM = 256
 
@@ -66,45 +66,40 @@ def predict_windows(model, windows: np.ndarray, batch_size: int = 1024, synergy:
     return np.concatenate(out)
 
 
-def _hidden_runner(model):
-    """A Keras model computing ``model.hidden`` from ``[features, synergy]`` (shared weights)."""
-    runner = _HIDDEN.get(model)
-    if runner is None:
+def _runner(model, name: str, function, layer):
+    """A Keras model computing ``function(model, inputs)`` for compiled calls, made once per
+    ``model`` and kept while it lives. It tracks ``layer`` (whose weights it reads) and holds
+    ``model`` only weakly, so the cache does not keep the model alive."""
+    runners = _RUNNERS.setdefault(model, {})
+    if name not in runners:
         import keras
 
-        class HiddenRunner(keras.Model):
-            def __init__(self, nmm):
-                super().__init__(name="hidden_runner")
-                self.nmm = nmm
+        owner = weakref.ref(model)
 
-            def build(self, input_shape):  # the NMM's weights exist already
+        class Runner(keras.Model):
+            def __init__(self):
+                super().__init__(name=name)
+                self.layer = layer
+
+            def build(self, input_shape):  # the weights exist already
                 self.built = True
 
             def call(self, inputs):
-                return self.nmm.hidden({"features": inputs[0], "synergy": inputs[1]})["hidden"]
+                return function(owner(), inputs)
 
-        runner = HiddenRunner(model)
-        _HIDDEN[model] = runner
-    return runner
+        runners[name] = Runner()
+    return runners[name]
+
+
+def _hidden_runner(model):
+    """``model.hidden`` from ``[features, synergy]`` (an NMM with a synergy prior)."""
+    return _runner(model, "hidden_runner",
+                   lambda m, x: m.hidden({"features": x[0], "synergy": x[1]})["hidden"], model.backbone)
 
 
 def _physics_runner(model):
-    """A Keras model around ``model.physics`` (sharing its weights), for compiled calls."""
-    runner = _RUNNERS.get(model)
-    if runner is None:
-        import keras
-
-        class PhysicsRunner(keras.Model):
-            def __init__(self, physics):
-                super().__init__(name="physics_runner")
-                self.physics = physics
-
-            def call(self, inputs):
-                return self.physics(list(inputs))
-
-        runner = PhysicsRunner(model.physics)
-        _RUNNERS[model] = runner
-    return runner
+    """``model.physics`` on ``[hidden, surface, length, speed, moment_arm]``."""
+    return _runner(model, "physics_runner", lambda m, x: m.physics(list(x)), model.physics)
 
 
 def physics_torque(model, hidden: Sequence[np.ndarray], arrays: Sequence) -> list[np.ndarray]:
