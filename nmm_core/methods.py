@@ -18,7 +18,7 @@ from .config import DEEP_MUSCLES, Subject
 
 def fit_both(train: Sequence, test: Sequence, subject: Subject, hidden: Sequence[str] = DEEP_MUSCLES,
              window: int = 64, epochs: int = 60, synx_iterations: int = 100, n_synergies: int = 3,
-             seed: int = 0) -> dict:
+             seed: int = 0, jit_compile: bool | str = "auto") -> dict:
     """Train the NMM and fit SynX (NMF, strengths and delay calibrated) on ``train``.
 
     Parameters
@@ -27,6 +27,9 @@ def fit_both(train: Sequence, test: Sequence, subject: Subject, hidden: Sequence
         Prepared with the same ``hidden`` muscles (:func:`nmm_core.training.prepare`).
     subject : Subject
         What the learner knows of the subject (its scaled model).
+    jit_compile : bool or "auto"
+        XLA for the NMM's training step (:func:`nmm_core.training.build_model`): worth its
+        compilation (a dozen seconds) for long training, e.g. the full mode's 60 epochs.
 
     Returns
     -------
@@ -34,7 +37,7 @@ def fit_both(train: Sequence, test: Sequence, subject: Subject, hidden: Sequence
         ``{"NMM": (estimates, seconds), "MSE": (estimates, seconds)}``, estimates being
         ``{trial name: {"hidden": (T, H), "torque": (T,)}}`` on ``test``, in ``hidden`` order.
     """
-    model = training.build_model(subject, window, hidden=hidden, seed=seed)
+    model = training.build_model(subject, window, hidden=hidden, seed=seed, jit_compile=jit_compile)
     _, nmm_seconds = training.train(model, train, window, epochs, seed=seed)
     nmm = {a.trial.name: training.predict_trial(model, a, window) for a in test}
     nominal = synergy.nominal_parameters(subject)

@@ -332,12 +332,20 @@ def activation_dynamics(excitation, time_step, activation_time_constant=0.010,
         return np.moveaxis(np.stack(out), 0, -2)
 
     time_major = xp.moveaxis(excitation, -2, 0)
+    import keras
 
-    def scan_step(carry, u):
-        new = step(carry, u)
-        return new, carry
+    if keras.backend.backend() == "tensorflow":
+        # tf.scan bounds its loop (maximum_iterations), so that the gradient's accumulators
+        # have a fixed size and XLA can compile training; keras.ops.scan's loop is unbounded.
+        import tensorflow as tf
 
-    _, trajectory = xp.scan(scan_step, activation, time_major)
+        after = tf.scan(step, time_major[:-1], initializer=activation)
+        trajectory = xp.concatenate([activation[None], after], axis=0)
+    else:
+        def scan_step(carry, u):
+            return step(carry, u), carry
+
+        _, trajectory = xp.scan(scan_step, activation, time_major)
     return xp.moveaxis(trajectory, 0, -2)
 
 

@@ -16,7 +16,7 @@
    ``seeds`` members (:class:`Plan`; its estimate is their mean), the baseline with strengths and
    delay calibrated.
 5. Settings that are not searched (window, batch, stride, learning rate, backbone size,
-   schedule, maximum epochs and patience) are fixed in :class:`Plan` for cost, the same for
+   schedule, maximum epochs and patience; XLA compilation, which changes only the speed) are fixed in :class:`Plan` for cost, the same for
    every subject.
 
 Nothing here reads the deep muscles' truth (``truth_excitation.sto``): scoring alone does,
@@ -63,6 +63,10 @@ class Plan:
     window: int = 64
     batch_size: int = 64
     stride: int = 16
+    #: XLA compilation of the training step (a dozen seconds of compilation per model, then
+    #: about three times fewer seconds per epoch on TensorFlow on a CPU: ``benchmarks/
+    #: training_speed.py``); it changes the speed, not the arithmetic (``tests/test_protocol.py``).
+    jit_compile: bool = True
 
 
 #: Full mode: the training length of the NMM as first built here (windows every 8 samples, batch
@@ -121,7 +125,7 @@ def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dic
                for key in training.MEMBER_SETTINGS if key != "initial"}
     members["initial"] = [s.get("initial") for s in settings]
     model = training.build_model(learner, plan.window, backbone=backbone, seed=seed, members=len(settings),
-                                 synergies=synergies, **members)
+                                 synergies=synergies, jit_compile=plan.jit_compile, **members)
     if same_start:
         start_alike(model)
     history, seconds = training.train(model, fit, plan.window, plan.max_epochs, stride=plan.stride,

@@ -75,7 +75,7 @@ def test_batch_estimate_equals_eager_windows_and_the_numpy_chain(rng, model):
     trials = [trial_arrays(rng, n) for n in (150, 97, 300)]
     got = inference.estimate(model, trials, WINDOW)
     for a, g in zip(trials, got):
-        deep = eager_deep(model, a, WINDOW // 4)
+        deep = eager_deep(model, a, WINDOW // 2)  # the default hop
         expected = np.stack([numpy_torque(model, a, deep[:, k], k) for k in range(model.members)])
         assert g["member_hidden"].shape == (3, a.torque.size, 2) and g["member_torque"].shape == (3, a.torque.size)
         np.testing.assert_allclose(np.moveaxis(g["member_hidden"], 0, 1), deep, atol=2e-5)
@@ -136,7 +136,7 @@ def test_batch_estimate_of_an_nmm_with_a_synergy_prior_reads_the_synergy_windows
     a = trial_arrays(rng, 140)
     a.synergy = rng.uniform(0, 0.5, (140, 3)).astype("float32")
     got = inference.estimate(model, [a], WINDOW)[0]
-    hop, n = WINDOW // 4, a.torque.size
+    hop, n = WINDOW // 2, a.torque.size  # the default hop
     taper = np.hanning(WINDOW + 2)[1:-1, None]
     total, count = np.zeros((2, n, 2)), np.zeros((1, n, 1))
     for s in inference.window_starts(n, WINDOW, hop):

@@ -10,7 +10,7 @@ import pytest
 
 from nmm_core import cohort, protocol, scoring, synergy, training
 
-TINY = protocol.Plan(max_epochs=3, patience=1, seeds=2, batch_size=64, stride=32)
+TINY = protocol.Plan(max_epochs=3, patience=1, seeds=2, batch_size=64, stride=32, jit_compile=False)
 
 
 @pytest.fixture(scope="module")
