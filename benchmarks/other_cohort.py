@@ -19,7 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nmm_core import protocol, training
 from nmm_core.config import DEEP_MUSCLES
-from nmm_core.inference import member_predictions
 from nmm_core.plotting import markdown_table
 from nmm_core.results import mean_defined, seed_spread
 
@@ -29,12 +28,11 @@ def scores_of(data, predictions, members: int | None = None) -> list:
     held = data.held_out
     block = training.score(held, predictions, data.delay)
     row = []
+    each = training.member_scores(held, predictions, data.delay, members)[1] if members else {}
     for m in DEEP_MUSCLES:
         row.append(block["median_trial"][m]["r"])
         if members:
-            each = [training.score(held, member_predictions(predictions, k), data.delay)["median_trial"][m]["r"]
-                    for k in range(members)]
-            row.append(seed_spread(each)[1])
+            row.append(seed_spread(each[m]["median_trial_r"])[1])
     return row + [100 * block["torque"]["nrmse"]]
 
 

@@ -437,6 +437,20 @@ def score(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_de
     return scoring.score_trials(records, muscles)
 
 
+def member_scores(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float,
+                  members: int) -> tuple[list[dict], dict]:
+    """Each ensemble member scored on its own (:func:`score` of
+    :func:`nmm_core.inference.member_predictions`), for the seed spread. Returns ``(blocks,
+    per_muscle)``: the K score blocks, and per deep muscle ``{"median_trial_r": [K], "r": [K]}``
+    (median per-trial and pooled r of each member)."""
+    from .inference import member_predictions
+
+    blocks = [score(arrays, member_predictions(predictions, k), electromechanical_delay) for k in range(members)]
+    per_muscle = {m: {"median_trial_r": [b["median_trial"][m]["r"] for b in blocks], "r": [b[m]["r"] for b in blocks]}
+                  for m in DEEP_MUSCLES}
+    return blocks, per_muscle
+
+
 def prediction_curves(arrays: Sequence[TrialArrays], predictions: dict, electromechanical_delay: float,
                       hidden: Sequence[str] = DEEP_MUSCLES) -> dict:
     """``{trial: {"time", "torque_reference", "torque", "hidden", "hidden_truth", "hand_load_kg",

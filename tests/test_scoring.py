@@ -217,3 +217,28 @@ def test_within_and_across_subject_r2_of_the_map_match_closed_forms(rng):
     truth, guess = x_b @ w_b, x_b @ w_a
     expected = 1 - np.sum((truth - guess) ** 2) / np.sum((truth - truth.mean()) ** 2)
     assert across["BRA"][0] == pytest.approx(expected, abs=1e-6) and len(across["BRA"]) == 2
+
+
+def test_each_member_is_scored_on_its_own_estimate(rng):
+    """The seed spread: member 0 follows the truth, member 1 follows it upside down; each
+    member's median per-trial r is SciPy's on its own estimate, not the ensemble's."""
+    delay = 0.03
+    arrays = [_arrays("a", 0.0, rng), _arrays("b", 2.0, rng)]
+    clean = _noisy_predictions(arrays, delay, rng, scale=0.01)
+    ensemble = {}
+    for a in arrays:
+        good = clean[a.trial.name]["hidden"]
+        flipped = 1.0 - good
+        ensemble[a.trial.name] = {"hidden": (good + flipped) / 2, "member_hidden": np.stack([good, flipped]),
+                                  "torque": a.torque, "member_torque": np.stack([a.torque, a.torque + 1.0])}
+    blocks, per_muscle = training.member_scores(arrays, ensemble, delay, members=2)
+    kept = slice(TRIM, 300 - TRIM)
+    for j, muscle in enumerate(("BRA", "TRImed")):
+        expected = [np.median([stats.pearsonr(_shifted(a, muscle, delay)[kept],
+                                              ensemble[a.trial.name]["member_hidden"][k][kept, j])[0] for a in arrays])
+                    for k in range(2)]
+        assert per_muscle[muscle]["median_trial_r"] == pytest.approx(expected)
+        assert expected[0] > 0.9 and expected[1] < -0.9
+        assert per_muscle[muscle]["r"] == [b[muscle]["r"] for b in blocks]
+    assert blocks[0]["torque"]["rmse_Nm"] == pytest.approx(0.0, abs=1e-12)
+    assert blocks[1]["torque"]["rmse_Nm"] == pytest.approx(1.0)
