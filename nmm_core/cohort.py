@@ -12,6 +12,43 @@ co-contraction); the excitations are recovered from them by inverting activation
 every trial's muscle torque is checked against OpenSim inverse dynamics. The learner's muscle is
 the same curve family with other parameters to identify, which is the realistic amount of model
 mismatch.
+
+Two motor-control models share the generator (:data:`MOTOR_CONTROLS`); everything else (bodies,
+trial plan, delays, surface EMG pipeline and its noise) is the same, so a cohort variant differs
+in how its subjects share the elbow torque among their muscles only.
+
+``min_effort`` (the default cohort)
+    A weighted sum of squared activations, minimised instant by instant. Under any such
+    power-law criterion the ratio of two muscles' activations is fixed by their strengths, moment
+    arms and force-length-velocity states, whatever the load: each deep excitation is then close
+    to a non-negative combination of the surface ones, which is what synergy extrapolation
+    assumes.
+
+``thresholds`` (fixed before either method was run on it)
+    Two departures from that, each from the motor-control literature:
+
+    - *Recruitment thresholds* in the spirit of the size principle (Henneman, 1957): the
+      criterion gains a linear term on each superficial head's activation,
+      ``sum_i w_i a_i^2 + sum_i c_i a_i``. A muscle with a linear cost c_i stays at its floor
+      until the marginal torque it would give is worth c_i: it joins above its own level of
+      effort. The deep muscles have no linear cost, so they are recruited first: the triceps
+      medial head is reported to carry low-effort extension before the long and lateral heads
+      join (Travill, 1962; Davidson and Rice, 2010), and the brachialis to be active in every
+      flexion, whatever the load (Basmajian and Latif, 1957). c_i is drawn per subject and head
+      from :data:`THRESHOLD_COST_RANGE`.
+    - *Stabilising co-contraction* of the medial head during fast flexion: antagonist
+      co-contraction rises with movement speed in single-joint arm movements (Suzuki et al.,
+      2001; Gribble et al., 2003). The medial head is held at least at
+      ``floor + k * clip(flexion speed / COCONTRACTION_SPEED, 0, 1)``, k drawn per subject from
+      :data:`COCONTRACTION_RANGE` (5-15 % of maximal activation: our choice, within the low
+      range of antagonist activity of such movements). It depends on the movement, not on the
+      agonists: the flexors then work harder to cancel it.
+
+    The truth still comes from ``MocoInverse``: a first solve with the linear costs (extra
+    ``MocoOutputGoal`` terms on the activations), then a second in which a
+    ``MocoControlTrackingGoal`` holds the medial head at the larger of its first solution and
+    the co-contraction demand. Every trial passes the same torque-consistency check.
+    The variant's own draws come from its own seed (:data:`THRESHOLDS_SEED`).
 """
 
 from __future__ import annotations
@@ -103,6 +140,56 @@ def make_cohort(n_subjects: int = 5, seed: int = 2025) -> tuple[CohortSubject, .
     return tuple(subjects)
 
 
+#: The generator's motor-control models (module docstring), the first the default.
+MOTOR_CONTROLS = ("min_effort", "thresholds")
+#: Seed of the ``thresholds`` variant's own draws (linear costs, co-contraction level).
+THRESHOLDS_SEED = 2026
+#: Range of the linear cost c_i of each superficial head (uniform, per subject and head).
+THRESHOLD_COST_RANGE = (0.2, 0.5)
+#: Range of the medial head's co-contraction level k above the floor (uniform, per subject).
+COCONTRACTION_RANGE = (0.05, 0.15)
+#: Flexion speed (rad/s) at and above which the co-contraction demand is full.
+COCONTRACTION_SPEED = 4.0
+#: Weight of the tracking goal that holds the medial head at its demand (the effort weights
+#: are about 1).
+COCONTRACTION_WEIGHT = 50.0
+
+
+def _check_motor_control(motor_control: str) -> str:
+    if motor_control not in MOTOR_CONTROLS:
+        raise ValueError(f"Unknown motor control {motor_control!r}; choose one of {', '.join(MOTOR_CONTROLS)}.")
+    return motor_control
+
+
+@dataclasses.dataclass(frozen=True)
+class RecruitmentThresholds:
+    """One subject's motor control in the ``thresholds`` variant (module docstring).
+
+    Attributes
+    ----------
+    linear_costs : Mapping[str, float]
+        c_i of each superficial head (the deep muscles have none).
+    cocontraction : float
+        k, the medial head's co-contraction above the floor at full flexion speed.
+    """
+
+    linear_costs: Mapping[str, float]
+    cocontraction: float
+
+    def demand(self, time, elbow_angle, floor: float) -> np.ndarray:
+        """The medial head's co-contraction demand over a trial, (T,): ``floor + k *
+        clip(flexion speed / COCONTRACTION_SPEED, 0, 1)``."""
+        speed = np.gradient(np.asarray(elbow_angle, float), np.asarray(time, float))
+        return floor + self.cocontraction * np.clip(speed / COCONTRACTION_SPEED, 0.0, 1.0)
+
+
+def recruitment_thresholds(subject_index: int, seed: int = THRESHOLDS_SEED) -> RecruitmentThresholds:
+    """The ``thresholds`` variant's draws for one subject (its own seed, not the bodies')."""
+    rng = np.random.default_rng([seed, subject_index, 7])
+    costs = {m: float(rng.uniform(*THRESHOLD_COST_RANGE)) for m in SURFACE_MUSCLES}
+    return RecruitmentThresholds(MappingProxyType(costs), float(rng.uniform(*COCONTRACTION_RANGE)))
+
+
 @dataclasses.dataclass(frozen=True)
 class TrialSpec:
     """One elbow flexion-extension trial: smooth cycles between two angles.
@@ -155,24 +242,14 @@ def _moco_kinematics_table(time, elbow_angle, shoulder_angle):
     return table
 
 
-def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interval: float = 0.02):
-    """Excitations and activations of the six muscles for a trial, solved by ``MocoInverse``.
-
-    The shoulder is prescribed still and balanced by a strong, cheap reserve; the elbow has no
-    reserve, so the muscles alone produce the elbow torque. Moco's controls are activations
-    (activation dynamics ignored); a cubic spline through them gives activation and its rate at
-    the kinematics rate, :func:`excitation_from_activation` the excitation, and the returned
-    activation is integrated back from that excitation (what the stored truth implies).
-
-    Returns
-    -------
-    dict
-        ``time`` (T,), ``elbow_angle`` (T,), ``excitation`` and ``activation`` (T, 6) in
-        :data:`~nmm_core.config.MUSCLE_NAMES` order, at :data:`KINEMATICS_RATE`.
-    """
+def _moco_activations(subject: CohortSubject, spec: TrialSpec, time, angle, mesh_interval: float,
+                      linear_costs: Mapping[str, float] | None = None, tracking: Mapping[str, np.ndarray] | None = None):
+    """One ``MocoInverse`` solve: the six activations (T, 6) at ``time``, in
+    :data:`~nmm_core.config.MUSCLE_NAMES` order. ``linear_costs`` adds ``c * activation`` to the
+    effort of those muscles (``MocoOutputGoal``); ``tracking`` ``{muscle: (T,) reference}`` holds
+    those muscles near a reference (``MocoControlTrackingGoal``, :data:`COCONTRACTION_WEIGHT`)."""
     import opensim as osim
 
-    time, angle = spec.kinematics()
     model = arm_model.build_arm_model(subject.body, spec.hand_load, spec.shoulder_angle)
     # Moco solves for activations directly (no activation dynamics): minimum-effort solutions
     # with activation dynamics chatter from one collocation point to the next, which no EMG
@@ -198,6 +275,18 @@ def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interva
     for name in MUSCLE_NAMES:
         effort.setWeightForControl(f"/forceset/{name}", float(subject.effort_weights[name]))
         problem.setControlInfo(f"/forceset/{name}", osim.MocoBounds(subject.minimum_activation, 1.0))
+    for name, cost in (linear_costs or {}).items():
+        linear = osim.MocoOutputGoal(f"threshold_{name}", float(cost))  # exponent 1: c * a
+        linear.setOutputPath(f"/forceset/{name}|activation")
+        problem.addGoal(linear)
+    if tracking:
+        goal = osim.MocoControlTrackingGoal("cocontraction", COCONTRACTION_WEIGHT)
+        table = osim.TimeSeriesTable()
+        table.setColumnLabels([f"/forceset/{name}" for name in tracking])
+        for k, t in enumerate(time):
+            table.appendRow(float(t), osim.RowVector([float(reference[k]) for reference in tracking.values()]))
+        goal.setReference(osim.TableProcessor(table))
+        problem.addGoal(goal)
     solver = osim.MocoCasADiSolver.safeDownCast(study.updSolver())
     solver.set_verbosity(0)
     solver.set_optim_ipopt_print_level(0)
@@ -212,8 +301,36 @@ def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interva
     controls = np.asarray(solution.getControlsTrajectoryMat())
     control_names = list(solution.getControlNames())
     columns = [control_names.index(f"/forceset/{m}") for m in MUSCLE_NAMES]
-    spline = CubicSpline(solved_time, controls[:, columns], axis=0)
-    activation = np.clip(spline(time), subject.minimum_activation, 1.0)
+    return np.clip(CubicSpline(solved_time, controls[:, columns], axis=0)(time), subject.minimum_activation, 1.0)
+
+
+def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interval: float = 0.02,
+                           thresholds: RecruitmentThresholds | None = None):
+    """Excitations and activations of the six muscles for a trial, solved by ``MocoInverse``.
+
+    The shoulder is prescribed still and balanced by a strong, cheap reserve; the elbow has no
+    reserve, so the muscles alone produce the elbow torque. Moco's controls are activations
+    (activation dynamics ignored); a cubic spline through them gives activation and its rate at
+    the kinematics rate, :func:`excitation_from_activation` the excitation, and the returned
+    activation is integrated back from that excitation (what the stored truth implies).
+    ``thresholds`` selects the ``thresholds`` motor control (module docstring): two solves,
+    the second holding the medial head at least at its co-contraction demand.
+
+    Returns
+    -------
+    dict
+        ``time`` (T,), ``elbow_angle`` (T,), ``excitation`` and ``activation`` (T, 6) in
+        :data:`~nmm_core.config.MUSCLE_NAMES` order, at :data:`KINEMATICS_RATE`.
+    """
+    time, angle = spec.kinematics()
+    if thresholds is None:
+        activation = _moco_activations(subject, spec, time, angle, mesh_interval)
+    else:
+        first = _moco_activations(subject, spec, time, angle, mesh_interval, thresholds.linear_costs)
+        medial = MUSCLE_NAMES.index("TRImed")
+        demand = thresholds.demand(time, angle, subject.minimum_activation)
+        activation = _moco_activations(subject, spec, time, angle, mesh_interval, thresholds.linear_costs,
+                                       {"TRImed": np.maximum(first[:, medial], demand)})
     activation[0] = activation[1] = activation[2]  # start at rest: excitation[0] = activation[0]
     # The floor applies to activation; the excitation may dip below it to let activation fall.
     excitation = excitation_from_activation(activation, 1.0 / KINEMATICS_RATE)
@@ -398,9 +515,10 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def cohort_fingerprint(quick: bool, seed: int) -> str:
-    """What a generated cohort depends on: code, seed and mode (16 hex digits)."""
-    return hashlib.sha256(f"{_code_fingerprint()}|{seed}|{quick}".encode()).hexdigest()[:16]
+def cohort_fingerprint(quick: bool, seed: int, motor_control: str = MOTOR_CONTROLS[0]) -> str:
+    """What a generated cohort depends on: code, seed, mode and motor control (16 hex digits)."""
+    variant = "" if motor_control == MOTOR_CONTROLS[0] else f"|{motor_control}"
+    return hashlib.sha256(f"{_code_fingerprint()}|{seed}|{quick}{variant}".encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,14 +600,16 @@ class _TrialTask:
     seed: int
     fingerprint: str
     log: Path
+    motor_control: str = MOTOR_CONTROLS[0]
 
 
 def _generate_trial(task: _TrialTask) -> dict:
     """Worker: solve, check, synthesise and write one trial, its solver output to the log;
     return its summary."""
     subject = make_cohort(seed=task.seed)[task.subject_index]  # rebuilt here: records hold mappingproxies
+    thresholds = recruitment_thresholds(task.subject_index) if task.motor_control == "thresholds" else None
     with output_to_log(task.log, f"{subject.name}/{task.trial_id}"):
-        truth = solve_true_excitations(subject, task.spec)
+        truth = solve_true_excitations(subject, task.spec, thresholds=thresholds)
         check = torque_consistency(subject, task.spec, truth)
     if check["nrmse"] > MAX_TORQUE_NRMSE:
         raise RuntimeError(f"{subject.name}/{task.trial_id}: muscle torque from the true activations "
@@ -507,7 +627,8 @@ def _generate_trial(task: _TrialTask) -> dict:
         hand_load=task.spec.hand_load, shoulder_angle=task.spec.shoulder_angle,
         truth={m: truth["excitation"][:, j] for j, m in enumerate(MUSCLE_NAMES)},
         metadata={"source": "nmm virtual cohort", "summary": summary,
-                  "deep_muscles": list(DEEP_MUSCLES), "raw_emg_rate_hz": RAW_EMG_RATE},
+                  "deep_muscles": list(DEEP_MUSCLES), "raw_emg_rate_hz": RAW_EMG_RATE,
+                  "motor_control": task.motor_control},
     )
     trials.save_trial(task.directory, trial, raw_emg=(raw_time, raw))
     return summary
@@ -526,8 +647,10 @@ def _trial_summary(subject: CohortSubject, task: _TrialTask, truth: Mapping, che
     }
 
 
-def _subject_record(subject: CohortSubject, subject_index: int, seed: int) -> dict:
+def _subject_record(subject: CohortSubject, subject_index: int, seed: int,
+                    motor_control: str = MOTOR_CONTROLS[0]) -> dict:
     body = subject.body
+    thresholds = recruitment_thresholds(subject_index) if motor_control == "thresholds" else None
     return {
         "name": subject.name, "index": subject_index,
         "segment_length_scale": body.segment_length_scale,
@@ -538,6 +661,9 @@ def _subject_record(subject: CohortSubject, subject_index: int, seed: int) -> di
         "electromechanical_delay_s": subject.electromechanical_delay,
         "effort_weights": dict(subject.effort_weights),
         "minimum_activation": subject.minimum_activation,
+        "motor_control": {"model": motor_control, **({} if thresholds is None else {
+            "seed": THRESHOLDS_SEED, "linear_costs": dict(thresholds.linear_costs),
+            "cocontraction": thresholds.cocontraction, "cocontraction_speed_rad_s": COCONTRACTION_SPEED})},
         "crosstalk": {"channels": list(SURFACE_MUSCLES), "sources": list(MUSCLE_NAMES),
                       "matrix": crosstalk_matrix(subject_index, seed).tolist()},
         "muscles": {m: dataclasses.asdict(body.muscle(m)) for m in MUSCLE_NAMES},
@@ -554,12 +680,12 @@ def _chosen_subjects(everyone: Sequence[CohortSubject], subjects: Sequence[str] 
 
 
 def _prepare_subject(directory: Path, subject: CohortSubject, index: int, quick: bool, seed: int,
-                     fingerprint: str) -> tuple[list[dict], list[_TrialTask]]:
+                     fingerprint: str, motor_control: str) -> tuple[list[dict], list[_TrialTask]]:
     """Write a subject's record, model and MVC trials; return the summaries of its trials
     already written with ``fingerprint`` and the tasks for the others."""
     folder = directory / subject.name
     folder.mkdir(exist_ok=True)
-    (folder / "subject.json").write_text(json.dumps(_subject_record(subject, index, seed), indent=1))
+    (folder / "subject.json").write_text(json.dumps(_subject_record(subject, index, seed, motor_control), indent=1))
     arm_model.save_model(arm_model.build_arm_model(subject.body), folder / f"{subject.name}.osim")
     mvc = mvc_trials(subject, index, seed)
     for kind in ("flexion", "extension"):
@@ -574,7 +700,7 @@ def _prepare_subject(directory: Path, subject: CohortSubject, index: int, quick:
             done.append(summary)
         else:
             tasks.append(_TrialTask(trial_dir, index, trial_id, spec, mvc["mvc_peak"], seed, fingerprint,
-                                    directory / LOG_FILE))
+                                    directory / LOG_FILE, motor_control))
     return done, tasks
 
 
@@ -599,7 +725,7 @@ def _write_json(path: Path, record: dict) -> None:
 
 def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,
                     workers: int | None = None, progress: bool = True,
-                    subjects: Sequence[str] | None = None) -> Path:
+                    subjects: Sequence[str] | None = None, motor_control: str = MOTOR_CONTROLS[0]) -> Path:
     """Generate (or complete) the virtual cohort in ``directory``.
 
     Trials already written with the current fingerprint are skipped, so an interrupted run
@@ -607,7 +733,8 @@ def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,
     parallel on ``workers`` processes (default: all cores); the solvers' output goes to
     ``directory/generation.log`` (:data:`LOG_FILE`), and with ``progress`` the terminal shows a
     progress bar and one summary line. ``subjects`` restricts generation to some subjects
-    (e.g. ``["S01"]``); ``cohort.json`` then lists only those.
+    (e.g. ``["S01"]``); ``cohort.json`` then lists only those. ``motor_control`` is one of
+    :data:`MOTOR_CONTROLS` (module docstring); ``seed`` draws the bodies, trials and EMG either way.
 
     Returns
     -------
@@ -621,18 +748,19 @@ def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,
     """
     started = perf_counter()
     directory = Path(directory)
-    fingerprint = cohort_fingerprint(quick, seed)
+    fingerprint = cohort_fingerprint(quick, seed, _check_motor_control(motor_control))
     everyone = make_cohort(seed=seed)
     chosen = _chosen_subjects(everyone, subjects)
     directory.mkdir(parents=True, exist_ok=True)
     summaries, tasks = [], []
     for index, subject in enumerate(everyone):
         if subject.name in chosen:
-            done, todo = _prepare_subject(directory, subject, index, quick, seed, fingerprint)
+            done, todo = _prepare_subject(directory, subject, index, quick, seed, fingerprint, motor_control)
             summaries += done
             tasks += todo
     mode = "quick" if quick else "full"
-    with tqdm(total=len(tasks), desc=f"cohort ({mode})", unit="trial", disable=not (progress and tasks)) as bar:
+    label = mode if motor_control == MOTOR_CONTROLS[0] else f"{mode}, {motor_control}"
+    with tqdm(total=len(tasks), desc=f"cohort ({label})", unit="trial", disable=not (progress and tasks)) as bar:
         try:
             summaries += _run_tasks(tasks, workers or os.cpu_count() or 1, bar)
         except Exception as error:
@@ -641,11 +769,12 @@ def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,
     summaries.sort(key=lambda s: (s["subject"], s["trial"]))
     _write_json(directory / "cohort.json", {
         "format": "nmm-virtual-cohort", "version": COHORT_VERSION, "seed": seed, "mode": mode,
+        "motor_control": motor_control,
         "fingerprint": fingerprint, "subjects": chosen,
         "surface_muscles": list(SURFACE_MUSCLES), "deep_muscles": list(DEEP_MUSCLES),
         "kinematics_rate_hz": KINEMATICS_RATE, "raw_emg_rate_hz": RAW_EMG_RATE, "trials": summaries})
     if progress:
-        print(f"cohort ({mode}): {len(tasks)} trials solved, {len(summaries) - len(tasks)} already there, "
+        print(f"cohort ({label}): {len(tasks)} trials solved, {len(summaries) - len(tasks)} already there, "
               f"{perf_counter() - started:.0f} s; in {directory} (solver output: {LOG_FILE})")
     return directory
 
@@ -662,16 +791,26 @@ def _existing_summary(trial_dir: Path, fingerprint: str) -> dict | None:
 # --------------------------------------------------------------------------------------------
 # The cohorts' home: <data dir>/generated/<name>-seed<seed>-<fingerprint>/.
 # --------------------------------------------------------------------------------------------
-_HOME_NAME = re.compile(r"(?P<name>virtual-cohort(?:-quick)?)-seed(?P<seed>\d+)-(?P<fingerprint>[0-9a-f]{16})")
+_HOME_NAME = re.compile(r"(?P<name>virtual-cohort(?:-[a-z_]+)?(?:-quick)?)-seed(?P<seed>\d+)-(?P<fingerprint>[0-9a-f]{16})")
 
 
-def cohort_name(quick: bool = False) -> str:
-    """Name of the cohort (``virtual-cohort`` or ``virtual-cohort-quick``), as
-    ``python -m data_download fetch`` knows it."""
-    return "virtual-cohort-quick" if quick else "virtual-cohort"
+def cohort_name(quick: bool = False, motor_control: str = MOTOR_CONTROLS[0]) -> str:
+    """Name of the cohort, as ``python -m data_download fetch`` knows it: ``virtual-cohort``,
+    with ``-<motor control>`` for a variant (``virtual-cohort-thresholds``) and ``-quick``."""
+    variant = "" if _check_motor_control(motor_control) == MOTOR_CONTROLS[0] else f"-{motor_control}"
+    return f"virtual-cohort{variant}{'-quick' if quick else ''}"
 
 
-def cohort_path(quick: bool = False, seed: int = DEFAULT_SEED) -> Path:
+def parse_cohort_name(name: str) -> tuple[bool, str]:
+    """``(quick, motor_control)`` of a :func:`cohort_name`; ValueError for any other name."""
+    for motor_control in MOTOR_CONTROLS:
+        for quick in (False, True):
+            if name == cohort_name(quick, motor_control):
+                return quick, motor_control
+    raise ValueError(f"{name!r} is not the name of a generated cohort.")
+
+
+def cohort_path(quick: bool = False, seed: int = DEFAULT_SEED, motor_control: str = MOTOR_CONTROLS[0]) -> Path:
     """Folder of the cohort that this code generates for ``quick`` and ``seed``, whether or not
     it exists: ``<data dir>/generated/<name>-seed<seed>-<fingerprint>``.
 
@@ -679,7 +818,8 @@ def cohort_path(quick: bool = False, seed: int = DEFAULT_SEED) -> Path:
     generating code (:data:`GENERATING_MODULES`) gives a new cohort and leaves the old one in
     place (``python -m data_download prune`` removes it).
     """
-    return paths.generated_dir() / f"{cohort_name(quick)}-seed{seed}-{cohort_fingerprint(quick, seed)}"
+    return (paths.generated_dir()
+            / f"{cohort_name(quick, motor_control)}-seed{seed}-{cohort_fingerprint(quick, seed, motor_control)}")
 
 
 def _record(directory: Path) -> dict | None:
@@ -689,20 +829,22 @@ def _record(directory: Path) -> dict | None:
         return None
 
 
-def is_complete(directory, quick: bool = False, seed: int = DEFAULT_SEED) -> bool:
+def is_complete(directory, quick: bool = False, seed: int = DEFAULT_SEED, motor_control: str = MOTOR_CONTROLS[0]) -> bool:
     """Whether ``directory`` holds the whole cohort (every subject) made by this code for
-    ``quick`` and ``seed``."""
+    ``quick``, ``seed`` and ``motor_control``."""
     record = _record(directory)
-    return (record is not None and record.get("fingerprint") == cohort_fingerprint(quick, seed)
+    return (record is not None and record.get("fingerprint") == cohort_fingerprint(quick, seed, motor_control)
             and record.get("subjects") == [s.name for s in make_cohort(seed=seed)])
 
 
-def cohort_dir(quick: bool = False, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
-    """Folder of the cohort for ``quick`` and ``seed`` (:func:`cohort_path`), generated or
-    completed first when it is not complete (a progress bar and a summary line if ``progress``)."""
-    directory = cohort_path(quick, seed)
-    if not is_complete(directory, quick, seed):
-        generate_cohort(directory, quick=quick, seed=seed, progress=progress)
+def cohort_dir(quick: bool = False, seed: int = DEFAULT_SEED, progress: bool = True,
+               motor_control: str = MOTOR_CONTROLS[0]) -> Path:
+    """Folder of the cohort for ``quick``, ``seed`` and ``motor_control`` (:func:`cohort_path`),
+    generated or completed first when it is not complete (a progress bar and a summary line if
+    ``progress``)."""
+    directory = cohort_path(quick, seed, motor_control)
+    if not is_complete(directory, quick, seed, motor_control):
+        generate_cohort(directory, quick=quick, seed=seed, progress=progress, motor_control=motor_control)
     return directory
 
 
@@ -714,7 +856,7 @@ class GeneratedCohort:
     ----------
     path : pathlib.Path
     name : str
-        ``virtual-cohort`` or ``virtual-cohort-quick``.
+        A :func:`cohort_name`, e.g. ``virtual-cohort`` or ``virtual-cohort-thresholds-quick``.
     seed : int
     current : bool
         Made by this code (its fingerprint is today's); a stale cohort is never read again.
@@ -738,8 +880,12 @@ def generated_cohorts() -> list[GeneratedCohort]:
         match = _HOME_NAME.fullmatch(path.name)
         if match is None or not path.is_dir():
             continue
-        quick, seed = match["name"] == cohort_name(True), int(match["seed"])
-        current = match["fingerprint"] == cohort_fingerprint(quick, seed)
+        try:
+            quick, motor_control = parse_cohort_name(match["name"])
+        except ValueError:  # a variant this code does not know: never current
+            quick, motor_control = None, None
+        seed = int(match["seed"])
+        current = motor_control is not None and match["fingerprint"] == cohort_fingerprint(quick, seed, motor_control)
         found.append(GeneratedCohort(path, match["name"], seed, current,
                                      _record(path) is not None))
     return found
@@ -755,10 +901,10 @@ def subject_record(directory, subject: str) -> dict:
     return json.loads(path.read_text())
 
 
-def load_cohort(directory=None, quick: bool = False) -> dict[str, list]:
+def load_cohort(directory=None, quick: bool = False, motor_control: str = MOTOR_CONTROLS[0]) -> dict[str, list]:
     """All trials of a generated cohort, ``{subject: [Trial, ...]}``; by default the cohort of
     :func:`cohort_dir` (generated if absent)."""
-    directory = Path(directory) if directory is not None else cohort_dir(quick)
+    directory = Path(directory) if directory is not None else cohort_dir(quick, motor_control=motor_control)
     record_path = directory / "cohort.json"
     if not record_path.is_file():
         raise FileNotFoundError(f"{record_path} is missing: {directory} is not a generated cohort. "

@@ -187,14 +187,16 @@ def movement_seconds(arrays: Sequence) -> float:
     return float(sum(a.torque.size * (a.trial.time[1] - a.trial.time[0]) for a in arrays))
 
 
-def subject_data(subject: str = "S01", quick: bool = False, cohort_seed: int | None = None) -> SubjectData:
+def subject_data(subject: str = "S01", quick: bool = False, cohort_seed: int | None = None,
+                 motor_control: str = "min_effort") -> SubjectData:
     """One subject of the virtual cohort (generated if absent; ``cohort_seed``: another cohort
-    than the default one), split (:func:`split`, then :func:`inner_split`) and prepared
+    than the default one; ``motor_control``: a cohort variant, :data:`nmm_core.cohort.MOTOR_CONTROLS`), split (:func:`split`, then :func:`inner_split`) and prepared
     (:func:`prepare`) for both methods, with what a learner knows of it
     (:func:`learner_subject`): what every subject chapter and benchmark starts from."""
     from . import cohort, synergy
 
-    directory = cohort.cohort_dir(quick=quick, seed=cohort.DEFAULT_SEED if cohort_seed is None else cohort_seed)
+    directory = cohort.cohort_dir(quick=quick, seed=cohort.DEFAULT_SEED if cohort_seed is None else cohort_seed,
+                                  motor_control=motor_control)
     trials = cohort.load_cohort(directory)
     if subject not in trials:
         raise ValueError(f"The virtual cohort in {directory} has no subject {subject!r}; its subjects are "

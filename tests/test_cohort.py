@@ -106,13 +106,23 @@ def test_output_of_c_libraries_goes_to_the_log(capfd, tmp_path):
     assert log.read_text().endswith("--- second ---\nagain\n")
 
 
+@pytest.fixture(scope="module")
+def thresholds_cohort(tmp_path_factory):
+    """The same subject's quick trials with the ``thresholds`` motor control."""
+    directory = tmp_path_factory.mktemp("thresholds")
+    return cohort.generate_cohort(directory, quick=True, subjects=["S02"], workers=2, progress=False,
+                                  motor_control="thresholds")
+
+
 @pytest.mark.opensim
-def test_every_generated_trial_reproduces_opensim_inverse_dynamics(small_cohort):
-    """Stored truth -> activation dynamics -> OpenSim's own muscle forces -> torque vs stored ID."""
+@pytest.mark.parametrize("variant", ["small_cohort", "thresholds_cohort"])
+def test_every_generated_trial_reproduces_opensim_inverse_dynamics(variant, request):
+    """Stored truth -> activation dynamics -> OpenSim's own muscle forces -> torque vs stored ID,
+    in both motor-control variants."""
     from nmm_core import arm_model, muscle
 
     subject = cohort.make_cohort()[1]
-    loaded = cohort.load_cohort(small_cohort)["S02"]
+    loaded = cohort.load_cohort(request.getfixturevalue(variant))["S02"]
     assert len(loaded) == len(cohort.HAND_LOADS) * len(cohort.QUICK_PLAN)
     for trial in loaded:
         excitation = np.column_stack([trial.truth[m] for m in config.MUSCLE_NAMES])
@@ -130,6 +140,74 @@ def test_every_generated_trial_reproduces_opensim_inverse_dynamics(small_cohort)
         reference = arm_model.inverse_dynamics(subject.body, trial.time, trial.elbow_angle,
                                                trial.hand_load, trial.shoulder_angle)
         np.testing.assert_allclose(trial.torque, reference, atol=1e-6 * np.abs(reference).max())
+
+
+def _activations(trial) -> dict:
+    from nmm_core import muscle
+
+    return {m: muscle.activation_dynamics(np.asarray(trial.truth[m])[:, None], 1 / trial.rate)[:, 0]
+            for m in config.MUSCLE_NAMES}
+
+
+def _recruited_first(activation: dict, deep: str, superficial: tuple, floor: float) -> float:
+    """Share of the samples with ``deep`` active (0.02 above the floor) in which every
+    ``superficial`` head is still at its floor (within 0.005)."""
+    active = activation[deep] > floor + 0.02
+    resting = np.all([activation[m] < floor + 0.005 for m in superficial], axis=0)
+    return (active & resting).sum() / max(1, active.sum())
+
+
+@pytest.mark.opensim
+def test_the_thresholds_variant_differs_in_motor_control_only_and_shows_its_design(small_cohort, thresholds_cohort):
+    """Same bodies, kinematics and torques; the deep muscles are recruited before the
+    superficial heads (the medial head below the long and lateral heads' threshold), and the
+    medial head co-contracts during fast flexion, at its demand, where minimum effort leaves it
+    lower."""
+    subject = cohort.make_cohort()[1]
+    floor = subject.minimum_activation
+    design = cohort.recruitment_thresholds(1)
+    record = cohort.subject_record(thresholds_cohort, "S02")["motor_control"]
+    assert record["model"] == "thresholds" and record["linear_costs"] == dict(design.linear_costs)
+    assert cohort.subject_record(small_cohort, "S02")["motor_control"] == {"model": "min_effort"}
+    default = {t.name: t for t in cohort.load_cohort(small_cohort)["S02"]}
+    variant = {t.name: t for t in cohort.load_cohort(thresholds_cohort)["S02"]}
+    assert set(default) == set(variant)
+    shares, cocontraction = {"min_effort": [], "thresholds": [], "BRA min_effort": [], "BRA thresholds": []}, {}
+    for name, trial in variant.items():
+        np.testing.assert_array_equal(trial.elbow_angle, default[name].elbow_angle)
+        np.testing.assert_array_equal(trial.torque, default[name].torque)
+        for label, t in (("min_effort", default[name]), ("thresholds", trial)):
+            a = _activations(t)
+            shares[label].append(_recruited_first(a, "TRImed", ("TRIlong", "TRIlat"), floor))
+            shares[f"BRA {label}"].append(_recruited_first(a, "BRA", ("BIClong", "BICshort"), floor))
+            demand = design.demand(t.time, t.elbow_angle, floor)
+            fast = demand > floor + 0.5 * design.cocontraction
+            assert fast.sum() > 10, name  # every quick trial has a fast flexion
+            cocontraction.setdefault(label, []).append(np.mean(a["TRImed"][fast] / demand[fast]))
+    assert np.mean(shares["thresholds"]) >= 0.5 and np.mean(shares["min_effort"]) <= 0.1, shares
+    assert np.mean(shares["BRA thresholds"]) >= np.mean(shares["BRA min_effort"]) + 0.1, shares
+    assert min(cocontraction["thresholds"]) >= 0.8, cocontraction
+    assert min(cocontraction["min_effort"]) < 0.8  # minimum effort alone does not do it
+
+
+def test_cohort_variants_have_their_own_names_folders_and_fingerprints(monkeypatch, tmp_path):
+    monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path))
+    for quick in (False, True):
+        for motor_control in cohort.MOTOR_CONTROLS:
+            assert cohort.parse_cohort_name(cohort.cohort_name(quick, motor_control)) == (quick, motor_control)
+    assert cohort.cohort_name(True, "thresholds") == "virtual-cohort-thresholds-quick"
+    assert cohort.cohort_fingerprint(False, 2025, "thresholds") != cohort.cohort_fingerprint(False, 2025)
+    assert cohort.cohort_path(motor_control="thresholds").name.startswith("virtual-cohort-thresholds-seed2025-")
+    with pytest.raises(ValueError, match="Unknown motor control 'nash'"):
+        cohort.cohort_name(False, "nash")
+    with pytest.raises(ValueError, match="not the name of a generated cohort"):
+        cohort.parse_cohort_name("virtual-cohort-nash")
+    # The variant's own draws come from its own seed, the same for every run.
+    assert cohort.recruitment_thresholds(0) == cohort.recruitment_thresholds(0)
+    assert cohort.recruitment_thresholds(0) != cohort.recruitment_thresholds(0, seed=1)
+    low, high = cohort.THRESHOLD_COST_RANGE
+    assert all(low <= c <= high for c in cohort.recruitment_thresholds(3).linear_costs.values())
+    assert set(cohort.recruitment_thresholds(3).linear_costs) == set(config.SURFACE_MUSCLES)
 
 
 def test_surface_emg_tracks_its_muscle_and_deep_channels_stay_hidden(small_cohort):

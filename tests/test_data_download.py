@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import os
 import subprocess
 import sys
@@ -162,6 +163,8 @@ def test_verify_statuses(registry, cache):
         "truncated.csv": "missing",
         "virtual-cohort": "missing",
         "virtual-cohort-quick": "missing",
+        "virtual-cohort-thresholds": "missing",
+        "virtual-cohort-thresholds-quick": "missing",
     }
     (cache / "good.csv").write_bytes(GOOD + b"tampered")
     assert dd.verify(["good.csv"], registry=registry) == [("good.csv", "mismatch")]
@@ -193,12 +196,13 @@ def test_duplicate_registry_name(tmp_path):
         dd.load_registry(write_registry(tmp_path / "r.txt", [line, line]))
 
 
-def fake_cohort(folder: Path, quick: bool, fingerprint: str | None = None, complete: bool = True) -> Path:
+def fake_cohort(folder: Path, quick: bool, fingerprint: str | None = None, complete: bool = True,
+                motor_control: str = "min_effort") -> Path:
     """A cohort folder as generation leaves it: only its record matters to the cache."""
     folder.mkdir(parents=True)
     if complete:
         names = [s.name for s in cohort.make_cohort()]
-        fingerprint = fingerprint or cohort.cohort_fingerprint(quick, cohort.DEFAULT_SEED)
+        fingerprint = fingerprint or cohort.cohort_fingerprint(quick, cohort.DEFAULT_SEED, motor_control)
         (folder / "cohort.json").write_text(json.dumps({"fingerprint": fingerprint, "subjects": names}))
     return folder
 
@@ -206,9 +210,9 @@ def fake_cohort(folder: Path, quick: bool, fingerprint: str | None = None, compl
 def test_a_cohort_is_fetched_into_its_fingerprinted_home(cache, monkeypatch):
     generated = []
 
-    def generate(directory, quick, seed, progress):
-        generated.append((quick, seed))
-        return fake_cohort(Path(directory), quick)
+    def generate(directory, quick, seed, progress, motor_control):
+        generated.append((quick, seed, motor_control))
+        return fake_cohort(Path(directory), quick, motor_control=motor_control)
 
     monkeypatch.setattr(cohort, "generate_cohort", generate)
     assert dd.verify("virtual-cohort-quick") == [("virtual-cohort-quick", "missing")]
@@ -216,9 +220,15 @@ def test_a_cohort_is_fetched_into_its_fingerprinted_home(cache, monkeypatch):
     fingerprint = cohort.cohort_fingerprint(True, cohort.DEFAULT_SEED)
     assert path == cache.parent / "generated" / f"virtual-cohort-quick-seed2025-{fingerprint}"
     assert dd.fetch("virtual-cohort-quick", progress=False) == path  # complete: not generated again
-    assert generated == [(True, cohort.DEFAULT_SEED)]
+    assert generated == [(True, cohort.DEFAULT_SEED, "min_effort")]
     assert dd.verify("virtual-cohort-quick") == [("virtual-cohort-quick", "ok")]
     assert dd.verify("virtual-cohort") == [("virtual-cohort", "missing")]
+    # The variant is a data set of its own: its own folder, generated with its motor control.
+    variant = dd.fetch("virtual-cohort-thresholds-quick", progress=False)
+    assert variant.name == f"virtual-cohort-thresholds-quick-seed2025-{cohort.cohort_fingerprint(True, 2025, 'thresholds')}"
+    assert generated[-1] == (True, cohort.DEFAULT_SEED, "thresholds")
+    assert dd.verify("virtual-cohort-thresholds-quick") == [("virtual-cohort-thresholds-quick", "ok")]
+    assert dd.verify("virtual-cohort-thresholds") == [("virtual-cohort-thresholds", "missing")]
     assert listing(cache) == []  # nothing among the downloads
 
 
@@ -293,7 +303,8 @@ def test_cli_lists_and_prunes_stale_cohorts(tmp_path):
                         "0123456789abcdef")
     listed = run_cli("list", data_dir=data_dir)
     assert listed.returncode == 0, listed.stderr
-    assert "virtual-cohort-quick  missing" in listed.stdout
+    assert re.search(r"^virtual-cohort-quick +missing", listed.stdout, re.MULTILINE)
+    assert re.search(r"^virtual-cohort-thresholds +missing", listed.stdout, re.MULTILINE)
     assert str(stale) in listed.stdout and "prune" in listed.stdout
     dry = run_cli("prune", "--dry-run", data_dir=data_dir)
     assert dry.returncode == 0 and f"would remove {stale}" in dry.stdout and stale.is_dir()
