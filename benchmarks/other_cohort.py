@@ -1,13 +1,16 @@
 """Are the protocol and the defaults tuned to the five default subjects? Runs the subject
 chapters' pipeline (the selection protocol, the NMM's seed ensemble, the synergy baseline and
 the NMM with a synergy prior; the same functions the chapters call) on a virtual cohort
-generated with another seed, and prints each method's held-out median per-trial r (with the
-NMM's seed spread) and torque NRMSE per subject, and their means.
+generated with another seed, or with another motor control (``--motor-control thresholds``:
+the same subjects and trials with recruitment thresholds and co-contraction), and prints each
+method's held-out median per-trial r (with the seed spread) and torque NRMSE per subject, and
+their means.
 
-Run (the cohort is generated first if absent, a few minutes; then about 3 minutes per subject
+Run (the cohort is generated first if absent, a few minutes; then about 7 minutes per subject
 on 2 cores in full mode):
 
     .venv/bin/python benchmarks/other_cohort.py --cohort-seed 7 [--quick] [--subjects S01 S02]
+    .venv/bin/python benchmarks/other_cohort.py --cohort-seed 2025 --motor-control thresholds
 
 Nothing is written but the generated cohort (in the data folder).
 """
@@ -42,11 +45,12 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--subjects", nargs="+", default=["S01", "S02", "S03", "S04", "S05"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--motor-control", default="min_effort", help="a cohort variant (nmm_core.cohort.MOTOR_CONTROLS)")
     args = parser.parse_args()
     plan = protocol.plan(args.quick)
     rows = []
     for subject in args.subjects:
-        data = training.subject_data(subject, args.quick, cohort_seed=args.cohort_seed)
+        data = training.subject_data(subject, args.quick, cohort_seed=args.cohort_seed, motor_control=args.motor_control)
         fit, validation, held = data.arrays["fit"], data.arrays["validation"], data.held_out
         synx = protocol.select_synx(fit, validation, data.nominal, args.seed)
         rows.append([subject, "MSE", None] + scores_of(data, synx["final"].predict(held, data.nominal)))
@@ -73,7 +77,8 @@ def main():
     for method in ("MSE", "NMM", "NMM + synergy prior"):
         mine = [r for r in table if r[1] == method]
         table.append(["mean", method] + [mean_defined([r[i] for r in mine]) for i in range(2, len(header))])
-    print(f"\ncohort seed {args.cohort_seed} ({'quick' if args.quick else 'full'}), held-out trials\n")
+    print(f"\ncohort seed {args.cohort_seed}, motor control {args.motor_control} ({'quick' if args.quick else 'full'}), "
+          "held-out trials\n")
     print(markdown_table(header, table))
 
 

@@ -380,6 +380,35 @@ def _scratch_working_directory():
             os.chdir(previous)
 
 
+def muscle_torques(body: Subject, elbow_angle, elbow_speed, activation, shoulder_angle: float) -> np.ndarray:
+    """Each muscle's elbow torque (N m, flexion positive), (T, 6) in
+    :data:`~nmm_core.config.MUSCLE_NAMES` order, from activations (T, 6): OpenSim's own tendon
+    forces and moment arms, not the learner's polynomial fit (the truth owes nothing to it)."""
+    forces, _, _ = arm_model.opensim_muscle_forces(body, elbow_angle, elbow_speed, activation, shoulder_angle)
+    _, moment_arms = arm_model.sample_muscle_geometry(arm_model.build_arm_model(body, 0.0, shoulder_angle),
+                                                      elbow_angle)
+    return moment_arms * forces
+
+
+def deep_torque_share(body: Subject, trials_: Sequence) -> dict:
+    """How much of its group's torque each deep muscle gives, per hand load: ``{load (kg):
+    {"BRA": share, "TRImed": share}}``, the brachialis' share of the three flexors' torque and
+    the medial head's of the three extensors', each the ratio of the time integrals over that
+    load's trials (stored true excitations -> activation dynamics -> OpenSim's muscle torque)."""
+    groups = {"BRA": ("BIClong", "BICshort", "BRA"), "TRImed": ("TRIlong", "TRIlat", "TRImed")}
+    sums: dict = {}
+    for trial in trials_:
+        excitation = np.column_stack([trial.truth[m] for m in MUSCLE_NAMES])
+        activation = muscle.activation_dynamics(excitation, 1.0 / trial.rate)
+        torque = np.abs(muscle_torques(body, trial.elbow_angle, trial.elbow_speed, activation,
+                                       trial.shoulder_angle)).sum(axis=0)
+        per_load = sums.setdefault(float(trial.hand_load), {d: np.zeros(2) for d in groups})
+        for deep, members in groups.items():
+            per_load[deep] += [torque[MUSCLE_NAMES.index(deep)], sum(torque[MUSCLE_NAMES.index(m)] for m in members)]
+    return {load: {deep: float(part / whole) for deep, (part, whole) in found.items()}
+            for load, found in sorted(sums.items())}
+
+
 def torque_consistency(subject: CohortSubject, spec: TrialSpec, truth: Mapping) -> dict:
     """Check that OpenSim's muscle forces from the true activations give the ID torque.
 
@@ -393,12 +422,7 @@ def torque_consistency(subject: CohortSubject, spec: TrialSpec, truth: Mapping) 
     speed, acceleration = arm_model.elbow_kinematics(time, angle)
     reference = arm_model.inverse_dynamics(subject.body, time, angle, spec.hand_load,
                                            spec.shoulder_angle, speed, acceleration)
-    forces, _, _ = arm_model.opensim_muscle_forces(subject.body, angle, speed, truth["activation"],
-                                                   spec.shoulder_angle)
-    # OpenSim's own moment arms, not the learner's polynomial fit: the truth owes nothing to it.
-    _, moment_arms = arm_model.sample_muscle_geometry(
-        arm_model.build_arm_model(subject.body, 0.0, spec.shoulder_angle), angle)
-    muscle_torque = np.sum(moment_arms * forces, axis=-1)
+    muscle_torque = muscle_torques(subject.body, angle, speed, truth["activation"], spec.shoulder_angle).sum(axis=-1)
     span = np.ptp(reference)
     nrmse = float(np.sqrt(np.mean((muscle_torque - reference) ** 2)) / span)
     return {"inverse_dynamics": reference, "muscle_torque": muscle_torque, "nrmse": nrmse}

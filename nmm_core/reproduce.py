@@ -45,7 +45,7 @@ import yaml
 from tqdm import tqdm
 
 from . import __version__, paths
-from .cohort import cohort_dir, cohort_path, is_complete
+from .cohort import MOTOR_CONTROLS, cohort_dir, cohort_path, is_complete
 from .files import atomic_write
 from .paths import REPO_ROOT
 from .public_data import STAND_IN_SUBJECT, find_participant
@@ -257,8 +257,10 @@ def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
         return sorted(p for p in folder.rglob("*") if p.is_file())
     if chapter.inputs in ("cohort", "subject"):
         folder = cohort_path(quick=bool(parameters.get("quick")))
-        if chapter.inputs == "cohort":
-            return [p for p in [folder / "cohort.json"] if p.is_file()]
+        if chapter.inputs == "cohort":  # every motor-control variant
+            return [p for m in MOTOR_CONTROLS
+                    for p in [cohort_path(quick=bool(parameters.get("quick")), motor_control=m) / "cohort.json"]
+                    if p.is_file()]
         return sorted(p for p in (folder / parameters["subject"]).rglob("*") if p.is_file())
     return []
 
@@ -532,13 +534,18 @@ def build_book(root: Path) -> None:
 
 
 def prepare_cohort(quick: bool) -> None:
-    """Generate the run's cohort (every chapter, the real-data stand-ins included, reads the
-    cohort of the run's mode) once, before any chapter runs; the terminal gets a progress bar
-    and one summary line when it is generated, one line when it is found up to date."""
-    if is_complete(cohort_path(quick), quick):
-        print(f"cohort ({'quick' if quick else 'full'}): up to date in {cohort_path(quick)}")
-    else:
-        cohort_dir(quick=quick)
+    """Generate the run's cohorts, every motor-control variant (every chapter, the real-data
+    stand-ins included, reads the cohorts of the run's mode), once, before any chapter runs; the
+    terminal gets a progress bar and one summary line for each one generated, one line for each
+    one found up to date."""
+    for motor_control in MOTOR_CONTROLS:
+        home = cohort_path(quick, motor_control=motor_control)
+        if is_complete(home, quick, motor_control=motor_control):
+            label = "quick" if quick else "full"
+            label += "" if motor_control == MOTOR_CONTROLS[0] else f", {motor_control}"
+            print(f"cohort ({label}): up to date in {home}")
+        else:
+            cohort_dir(quick=quick, motor_control=motor_control)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -266,3 +266,26 @@ def test_a_missing_subject_record_is_named(tmp_path):
     (tmp_path / "S09").mkdir()
     (tmp_path / "S09" / "subject.json").write_text('{"name": "S09", "electromechanical_delay_s": 0.04}')
     assert cohort.subject_record(tmp_path, "S09")["electromechanical_delay_s"] == 0.04
+
+
+@pytest.mark.opensim
+def test_the_deep_share_of_torque_is_all_or_nothing_when_only_one_muscle_is_excited():
+    """A trial in which, of each group, only the deep muscle (or only its synergists) is
+    excited: the deep share of the group's torque is then near 1 (near 0), passive forces aside (up to 15 % here);
+    shares come per hand load."""
+    from nmm_core.trials import Trial
+
+    body = cohort.make_cohort()[0].body
+    time = np.arange(200) / 100.0
+    angle = 1.2 + 0.4 * np.sin(2 * np.pi * 0.5 * time)
+
+    def trial(excited, load):
+        truth = {m: np.full(time.size, 0.5 if m in excited else 0.0) for m in config.MUSCLE_NAMES}
+        return Trial(name=f"t{load}", subject="S01", time=time, elbow_angle=angle, torque=np.zeros(time.size),
+                     emg=np.zeros((time.size, 4)), emg_channels=config.SURFACE_MUSCLES, hand_load=load,
+                     shoulder_angle=0.0, truth=truth)
+
+    shares = cohort.deep_torque_share(body, [trial(("BRA", "TRImed"), 0.0), trial(("BIClong", "TRIlat"), 2.0)])
+    assert set(shares) == {0.0, 2.0}
+    assert shares[0.0]["BRA"] > 0.8 and shares[0.0]["TRImed"] > 0.8, shares
+    assert shares[2.0]["BRA"] < 0.1 and shares[2.0]["TRImed"] < 0.1, shares
