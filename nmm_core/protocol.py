@@ -73,7 +73,9 @@ class Plan:
 #: 32, at most 60 epochs). A shorter one (every 16, batch 64, at most 40 epochs, for time) was
 #: tried and left: it fitted worse on the validation trials (reproduction notes).
 FULL = Plan(max_epochs=60, patience=15, seeds=5, batch_size=32, stride=8)
-QUICK = Plan(max_epochs=25, patience=8, seeds=2)
+#: Quick mode: short training, and no XLA (its compilation, a dozen seconds per model, costs more
+#: than it saves over so few steps: S01's selection took 26.5 s with it and 10.5 s without).
+QUICK = Plan(max_epochs=25, patience=8, seeds=2, jit_compile=False)
 
 
 def plan(quick: bool) -> Plan:
