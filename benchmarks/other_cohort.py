@@ -23,20 +23,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from nmm_core import protocol, training
 from nmm_core.config import DEEP_MUSCLES
 from nmm_core.plotting import markdown_table
-from nmm_core.results import mean_defined, seed_spread
+from nmm_core.results import mean_defined
+
+LABELS = {"mse": "MSE", "nmm": "NMM", "nmm_synergy": "NMM + synergy prior"}
 
 
-def scores_of(data, predictions, members: int | None = None) -> list:
-    """Median per-trial r per deep muscle (with the members' mean ± sd) and torque NRMSE (%)."""
-    held = data.held_out
-    block = training.score(held, predictions, data.delay)
+def scores_of(run) -> list:
+    """Median per-trial r per deep muscle (with the members' sd, for an ensemble) and torque
+    NRMSE (%) of one method's :class:`nmm_core.protocol.MethodRun`."""
     row = []
-    each = training.member_scores(held, predictions, data.delay, members)[1] if members else {}
     for m in DEEP_MUSCLES:
-        row.append(block["median_trial"][m]["r"])
-        if members:
-            row.append(seed_spread(each[m]["median_trial_r"])[1])
-    return row + [100 * block["torque"]["nrmse"]]
+        row.append(run.scores["median_trial"][m]["r"])
+        if "seed_sd" in run.extra:
+            row.append(run.extra["seed_sd"][m])
+    return row + [100 * run.scores["torque"]["nrmse"]]
 
 
 def main():
@@ -51,20 +51,10 @@ def main():
     rows = []
     for subject in args.subjects:
         data = training.subject_data(subject, args.quick, cohort_seed=args.cohort_seed, motor_control=args.motor_control)
-        fit, validation, held = data.arrays["fit"], data.arrays["validation"], data.held_out
-        synx = protocol.select_synx(fit, validation, data.nominal, args.seed)
-        rows.append([subject, "MSE", None] + scores_of(data, synx["final"].predict(held, data.nominal)))
-        chosen = protocol.select_nmm(data.learner, fit, validation, plan, args.seed)["best"]
-        model, _, seconds = protocol.fit_nmm(data.learner, fit, validation, [chosen] * plan.seeds, plan, args.seed)
-        rows.append([subject, "NMM", seconds / plan.seeds]
-                    + scores_of(data, training.evaluate(model, held, plan.window, data.delay)["predictions"], plan.seeds))
-        prior = protocol.synergy_prior(fit, args.seed)
-        fit_s, validation_s, held_s = (training.with_synergies(p, prior) for p in (fit, validation, held))
-        chosen = protocol.select_nmm(data.learner, fit_s, validation_s, plan, args.seed, synergies=prior.n_synergies)["best"]
-        model, _, seconds = protocol.fit_nmm(data.learner, fit_s, validation_s, [chosen] * plan.seeds, plan, args.seed,
-                                             synergies=prior.n_synergies)
-        rows.append([subject, "NMM + synergy prior", seconds / plan.seeds]
-                    + scores_of(data, training.evaluate(model, held_s, plan.window, data.delay)["predictions"], plan.seeds))
+        runs = protocol.run_methods(data, plan, args.seed)
+        for method, label in LABELS.items():
+            seconds = runs[method].extra.get("seconds_per_seed")
+            rows.append([subject, label, seconds] + scores_of(runs[method]))
         for row in rows[-3:]:
             print(row, flush=True)
     header = ["subject", "method", "training s per seed", "BRA median per-trial r", "BRA seed sd",
@@ -74,7 +64,7 @@ def main():
         if row[1] == "MSE":
             row = row[:4] + [None, row[4], None, row[5]]
         table.append(row)
-    for method in ("MSE", "NMM", "NMM + synergy prior"):
+    for method in LABELS.values():
         mine = [r for r in table if r[1] == method]
         table.append(["mean", method] + [mean_defined([r[i] for r in mine]) for i in range(2, len(header))])
     print(f"\ncohort seed {args.cohort_seed}, motor control {args.motor_control} ({'quick' if args.quick else 'full'}), "

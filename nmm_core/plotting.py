@@ -136,6 +136,18 @@ def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = DEEP_MUSCL
     return fig
 
 
+class Text:
+    """A sentence to glue: its plain-text form is the sentence itself (a ``str`` would be
+    pasted with its quotes), so that other pages paste it with
+    ``{glue:text}`<notebook>.ipynb::<key>:s```."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def number(value) -> float:
     """``value`` as a float for ``glue``, NaN where a score is undefined (None)."""
     return float("nan") if value is None else float(value)

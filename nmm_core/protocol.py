@@ -210,3 +210,71 @@ def run_ablations(learner, record: dict, fit: Sequence, validation: Sequence, ch
         rows += [(label, model, k) for k, (label, _) in enumerate(group)]
     order = [label for label, _ in ABLATIONS]
     return sorted(rows, key=lambda row: order.index(row[0]))
+
+
+@dataclasses.dataclass
+class MethodRun:
+    """One method's run of the protocol on one subject (:func:`run_methods`).
+
+    Attributes
+    ----------
+    scores : dict
+        :func:`nmm_core.training.score` on the held-out trials.
+    predictions : dict
+        ``{trial: {"hidden", "torque", ...}}`` on the held-out trials.
+    held : list
+        The held-out trials the predictions belong to (with their synergy activations for
+        ``nmm_synergy``).
+    seconds : float
+        Fitting time: the baseline's selection and final fit; the NMM's ensemble.
+    extra : dict
+        What its results file carries beside the scores (selection rows, chosen setting, seeds
+        and seed spread).
+    """
+
+    scores: dict
+    predictions: dict
+    held: list
+    seconds: float
+    extra: dict
+
+
+def run_methods(data, plan: Plan, seed: int = 0, backbone: str = "transformer", progress=None) -> dict:
+    """The whole protocol on one subject (:class:`nmm_core.training.SubjectData`), every method
+    unchanged: the synergy baseline (:func:`select_synx`), the NMM (:func:`select_nmm`, then an
+    ensemble of ``plan.seeds`` members) and the NMM with a synergy prior (the same, on
+    :func:`synergy_prior`'s synergies). Returns ``{"mse" | "nmm" | "nmm_synergy": MethodRun}``.
+    ``progress``: called with each method's name as it starts (e.g. a progress bar's update)."""
+    from .results import seed_spread
+
+    fit, validation, held = data.arrays["fit"], data.arrays["validation"], data.held_out
+    trials = {"held_out_trials": [a.trial.name for a in held], "validation_trials": [a.trial.name for a in validation]}
+    runs = {}
+    if progress:
+        progress("mse")
+    synx = select_synx(fit, validation, data.nominal, seed)
+    predictions = synx["final"].predict(held, data.nominal)
+    method, k = synx["best"]
+    runs["mse"] = MethodRun(training.score(held, predictions, data.delay), predictions, list(held), synx["seconds"],
+                            {"factorisation": method, "n_synergies": k, "vaf": synx["synergies"].vaf,
+                             "selection": synx["rows"], "delay_s": synx["final"].delay, **trials})
+    prior = synergy_prior(fit, seed)
+    for name, synergies in (("nmm", 0), ("nmm_synergy", prior.n_synergies)):
+        if progress:
+            progress(name)
+        parts = [fit, validation, held] if not synergies else [training.with_synergies(p, prior)
+                                                               for p in (fit, validation, held)]
+        selection = select_nmm(data.learner, parts[0], parts[1], plan, seed, backbone, synergies=synergies)
+        model, history, seconds = fit_nmm(data.learner, parts[0], parts[1], [selection["best"]] * plan.seeds, plan,
+                                          seed, backbone=backbone, synergies=synergies)
+        evaluated = training.evaluate(model, parts[2], plan.window, data.delay)
+        predictions = evaluated.pop("predictions")
+        _, each = training.member_scores(parts[2], predictions, data.delay, plan.seeds)
+        extra = {"seconds_per_seed": seconds / plan.seeds, "seed": seed, "seeds": plan.seeds,
+                 "seed_sd": {m: seed_spread(each[m]["median_trial_r"])[1] for m in each},
+                 "seed_scores": each, "backbone": backbone, "plan": vars(plan), "selection": selection["rows"],
+                 "chosen": selection["best"], "best_epoch": history["best_epoch"], **trials}
+        if synergies:
+            extra.update(synergies=prior.n_synergies, synergy_vaf=prior.vaf)
+        runs[name] = MethodRun(evaluated, predictions, parts[2], seconds, extra)
+    return runs

@@ -52,6 +52,8 @@ from .public_data import STAND_IN_SUBJECT, find_participant
 from .results import write_summary
 
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
+#: The cohort variant whose subjects get chapters of their own (besides the default cohort).
+VARIANT = MOTOR_CONTROLS[1]
 GENERATED = Path("book") / "_generated"
 PARAMETER_FILE = "reproduce.toml"
 #: What Jupyter's client raises when a kernel dies before its first reply (no cell has run).
@@ -92,6 +94,9 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("cohort", "cohort", {}, "cohort"),
     *(Chapter(f"nmm_{s}", "nmm_subject", {"subject": s}, "subject") for s in SUBJECTS),
     *(Chapter(f"mse_{s}", "mse_subject", {"subject": s}, "subject") for s in SUBJECTS),
+    # The same protocol on the cohort variant with another motor control (nmm_core.cohort).
+    *(Chapter(f"{VARIANT}_{s}", "variant_subject", {"subject": s, "motor_control": VARIANT}, "subject")
+      for s in SUBJECTS),
     Chapter("own_data", "own_data", {}, "cohort"),
     Chapter("real_upper_limb", "real_data", {"dataset": "upper-limb-torque", "participant": "S01"}, "public"),
     Chapter("real_elbow", "real_data", {"dataset": "emg-elbow", "participant": ""}, "public"),
@@ -247,8 +252,9 @@ def _digest_files(paths) -> str:
 
 def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
     """The files a chapter reads, whose contents enter its fingerprint."""
-    if chapter.inputs == "results":
-        return sorted(p for p in paths.results_dir().glob("S*/*") if p.suffix in (".json", ".npz"))
+    if chapter.inputs == "results":  # every variant's subjects' results
+        return sorted(p for pattern in ("S*/*", "*/S*/*") for p in paths.results_dir().glob(pattern)
+                      if p.suffix in (".json", ".npz"))
     if chapter.inputs == "public":
         dataset = parameters["dataset"]
         folder = find_participant(paths.downloads_dir() / dataset / "data", dataset, parameters["participant"])
@@ -256,11 +262,12 @@ def input_files(chapter: Chapter, parameters: dict) -> list[Path]:
             folder = cohort_path(quick=bool(parameters.get("quick"))) / STAND_IN_SUBJECT
         return sorted(p for p in folder.rglob("*") if p.is_file())
     if chapter.inputs in ("cohort", "subject"):
-        folder = cohort_path(quick=bool(parameters.get("quick")))
         if chapter.inputs == "cohort":  # every motor-control variant
             return [p for m in MOTOR_CONTROLS
                     for p in [cohort_path(quick=bool(parameters.get("quick")), motor_control=m) / "cohort.json"]
                     if p.is_file()]
+        folder = cohort_path(quick=bool(parameters.get("quick")),
+                             motor_control=parameters.get("motor_control", MOTOR_CONTROLS[0]))
         return sorted(p for p in (folder / parameters["subject"]).rglob("*") if p.is_file())
     return []
 
@@ -493,8 +500,9 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
                     progress.write(f"{c.name}: {blocker}")
                     progress.update()
                 continue
-            # Longest first (the NMM chapters train networks), so the cores stay busy to the end.
-            batch.sort(key=lambda c: not c.name.startswith("nmm_"))
+            # Longest first (the NMM and variant chapters train networks), so the cores stay busy
+            # to the end.
+            batch.sort(key=lambda c: not c.name.startswith(("nmm_", f"{VARIANT}_")))
             futures = [pool.submit(_run_chapter, root, c, parameters[c.name], force) for c in batch]
             for future in concurrent.futures.as_completed(futures):
                 name, status = future.result()

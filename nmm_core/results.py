@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import stats
+from .cohort import MOTOR_CONTROLS
 from .config import DEEP_MUSCLES
 from .files import atomic_path, atomic_write
 from .paths import results_dir
@@ -236,6 +237,123 @@ def claims(subjects: dict) -> dict:
         comparison = stats.paired_comparison(stats.subject_scores(subjects, "nmm", path),
                                              stats.subject_scores(subjects, "mse", path))
         out[muscle] = stats.claim(comparison, PRIMARY_LABEL)
+    return out
+
+
+#: The cohort variants (:data:`nmm_core.cohort.MOTOR_CONTROLS`); the first is the default cohort,
+#: whose results files are in the results folder itself, the others' in a subfolder by name.
+VARIANTS = MOTOR_CONTROLS
+
+
+def variant_dir(variant: str, directory: Path | None = None) -> Path:
+    """The results folder of a cohort variant: ``results/`` for the default (minimum effort),
+    ``results/<variant>/`` for the others."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown cohort variant {variant!r}; variants are {', '.join(VARIANTS)}.")
+    root = Path(directory) if directory is not None else results_dir()
+    return root if variant == VARIANTS[0] else root / variant
+
+
+def write_run(folder, subject: str, method: str, run, delay: float, quick: bool) -> Path:
+    """Write one method's :class:`nmm_core.protocol.MethodRun` as a subject's results file and
+    its held-out curves (``<folder>/<method>.json``, ``<method>_predictions.npz``)."""
+    from .training import prediction_curves
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write_results(folder / f"{method}.json", method, subject, run.scores,
+                         {"train_seconds": run.seconds, "quick": quick, **run.extra})
+    save_predictions(folder / f"{method}_predictions.npz", prediction_curves(run.held, run.predictions, delay))
+    return path
+
+
+def regime(subjects: dict, within_r2: dict | None = None) -> dict:
+    """One cohort variant's row of the regime table: per method the mean over subjects of
+    :data:`PRIMARY_SCORE` (``"r"``) and of the members' sd of it (``"r_sd"``, None for a method
+    without seeds) per deep muscle, and the mean torque NRMSE; the claim per deep muscle
+    (:func:`claims`); the within-subject R² of the best non-negative map (``within_r2``,
+    :func:`nmm_core.scoring.cohort_map_r2`, a diagnosis) and the subjects."""
+    methods = {}
+    for method in METHODS:
+        entries = [s[method] for s in subjects.values() if method in s]
+        if not entries:
+            continue
+        methods[method] = {m: {"r": mean_defined([e[PRIMARY_SCORE[0]][m][PRIMARY_SCORE[1]] for e in entries]),
+                               "r_sd": mean_defined([(e.get("seed_sd") or {}).get(m) for e in entries])}
+                           for m in DEEP_MUSCLES}
+        methods[method]["torque"] = {"nrmse": mean_defined([e["torque"]["nrmse"] for e in entries])}
+    complete = all("nmm" in s and "mse" in s for s in subjects.values()) and subjects
+    return {"within_subject_r2": _json_ready(within_r2 or {}), "methods": methods,
+            "claim": claims(subjects) if complete else {}, "subjects": sorted(subjects)}
+
+
+def write_regimes(quick: bool, within_r2: dict, directory: Path | None = None) -> tuple[Path, dict]:
+    """Write ``results/regimes.json``, ``{variant: regime(...)}`` (:func:`regime`) for every
+    variant with results files of this mode, and return its path and contents. ``within_r2``:
+    ``{variant: {subject: {muscle: R²}}}``. Raises ValueError when a variant has results for
+    some subjects and not others (rerun its chapters)."""
+    out = {}
+    for variant in VARIANTS:
+        folder = variant_dir(variant, directory)
+        if not folder.is_dir():
+            continue
+        subjects, missing = load_results(folder, quick)
+        if missing and subjects:
+            raise ValueError(f"{folder}: results missing for {', '.join(missing)}; rerun their chapters "
+                             "(python -m nmm_core.reproduce).")
+        if subjects:
+            out[variant] = regime(subjects, within_r2.get(variant))
+    path = atomic_write((Path(directory) if directory is not None else results_dir()) / "regimes.json",
+                        json.dumps(_json_ready(out), indent=1, allow_nan=False))
+    return path, out
+
+
+#: How the book names the cohort variants.
+VARIANT_LABELS = {"min_effort": "minimum effort (the default cohort)",
+                  "thresholds": "recruitment thresholds and co-contraction"}
+#: How the book names the methods in sentences.
+METHOD_LABELS = {"nmm": "the NMM", "mse": "the synergy extrapolation", "nmm_synergy": "the NMM with a synergy prior"}
+
+
+def ranking(entry: dict, muscle: str) -> list[str]:
+    """The methods of one regime (:func:`regime`), best first by their mean ``r`` for ``muscle``
+    (a method without a defined mean last)."""
+    methods = entry["methods"]
+    return sorted(methods, key=lambda m: -(methods[m][muscle]["r"] if methods[m][muscle]["r"] is not None
+                                           else -math.inf))
+
+
+def regime_sentences(regimes: dict) -> dict[str, str]:
+    """What the regime table (:func:`write_regimes`) says about the paper's claim, in plain
+    sentences computed from it: ``{variant: sentence}`` (the best method by mean r on each deep
+    muscle, then the others, and the claim's status) and, with more than one variant,
+    ``"verdict"``: whether the ranking and the claim's status are the same under every motor
+    control."""
+    out = {}
+    for variant, entry in regimes.items():
+        parts = []
+        for m in DEEP_MUSCLES:
+            order = ranking(entry, m)
+            parts.append(f"for {m} {METHOD_LABELS[order[0]]} ({entry['methods'][order[0]][m]['r']:.2f}), "
+                         f"then {' and then '.join(METHOD_LABELS[o] for o in order[1:])}")
+        claim = entry.get("claim") or {}
+        status = (" and ".join(f"{claim[m]['status']} for {m}" for m in DEEP_MUSCLES) if claim
+                  else "not computed (results missing)")
+        out[variant] = (f"Under {VARIANT_LABELS.get(variant, variant)} ({len(entry['subjects'])} subjects), the "
+                        f"highest mean median per-trial r is {'; '.join(parts)}. The claim that the NMM beats the "
+                        f"synergy extrapolation is {status}.")
+    if len(regimes) > 1:
+        same_rank = all(len({tuple(ranking(e, m)) for e in regimes.values()}) == 1 for m in DEEP_MUSCLES)
+        same_claim = all(len({(e.get("claim") or {}).get(m, {}).get("status") for e in regimes.values()}) == 1
+                         for m in DEEP_MUSCLES)
+        out["verdict"] = (
+            ("The ranking of the methods is the same under every motor control" if same_rank else
+             "The ranking of the methods changes with the motor control that generated the truth")
+            + ", and the claim's status "
+            + ("is the same under every one of them: on this evidence the verdict on the paper's claim does not "
+               "hinge on how the virtual cohort shares load between its muscles." if same_claim else
+               "changes with it: the verdict on the paper's claim depends on how the virtual cohort shares load "
+               "between its muscles, and one cohort cannot settle it."))
     return out
 
 

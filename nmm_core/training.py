@@ -193,10 +193,17 @@ def subject_data(subject: str = "S01", quick: bool = False, cohort_seed: int | N
     than the default one; ``motor_control``: a cohort variant, :data:`nmm_core.cohort.MOTOR_CONTROLS`), split (:func:`split`, then :func:`inner_split`) and prepared
     (:func:`prepare`) for both methods, with what a learner knows of it
     (:func:`learner_subject`): what every subject chapter and benchmark starts from."""
-    from . import cohort, synergy
+    from . import cohort
 
     directory = cohort.cohort_dir(quick=quick, seed=cohort.DEFAULT_SEED if cohort_seed is None else cohort_seed,
                                   motor_control=motor_control)
+    return load_subject(directory, subject)
+
+
+def load_subject(directory, subject: str) -> SubjectData:
+    """:func:`subject_data` of a generated cohort's folder (any cohort, any variant)."""
+    from . import cohort, synergy
+
     trials = cohort.load_cohort(directory)
     if subject not in trials:
         raise ValueError(f"The virtual cohort in {directory} has no subject {subject!r}; its subjects are "

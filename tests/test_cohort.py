@@ -142,6 +142,48 @@ def test_every_generated_trial_reproduces_opensim_inverse_dynamics(variant, requ
         np.testing.assert_allclose(trial.torque, reference, atol=1e-6 * np.abs(reference).max())
 
 
+@pytest.mark.opensim
+def test_every_method_runs_unchanged_on_the_variant_and_its_results_read_back(thresholds_cohort, tmp_path):
+    """The variant chapters' pipeline (:func:`protocol.run_methods`) on the variant's subject
+    with a tiny plan: each method chooses among its own candidates of the same budget, the NMMs
+    are ensembles whose estimate is the mean of their members, the scores are those of the
+    stored predictions, and the results files read back for the regime table."""
+    from nmm_core import protocol, results, training
+
+    tiny = protocol.Plan(max_epochs=2, patience=1, seeds=2, batch_size=64, stride=32, jit_compile=False)
+    data = training.load_subject(thresholds_cohort, "S02")
+    assert data.record["motor_control"]["model"] == "thresholds"
+    runs = protocol.run_methods(data, tiny)
+    assert set(runs) == set(results.METHODS)
+    assert (runs["mse"].extra["factorisation"], runs["mse"].extra["n_synergies"]) in protocol.SYNX_CANDIDATES
+    assert runs["nmm"].extra["chosen"] in protocol.NMM_CANDIDATES
+    assert runs["nmm_synergy"].extra["chosen"] in protocol.NMM_SYNERGY_CANDIDATES
+    held = {a.trial.name for a in data.held_out}
+    for method, run in runs.items():
+        assert len(run.extra["selection"]) == protocol.BUDGET
+        assert set(run.predictions) == held and set(run.extra["held_out_trials"]) == held
+        assert not held & set(run.extra["validation_trials"])
+        rescored = training.score(run.held, run.predictions, data.delay)
+        assert rescored["median_trial"] == run.scores["median_trial"]
+    for method in ("nmm", "nmm_synergy"):
+        run = runs[method]
+        assert run.extra["seeds"] == tiny.seeds
+        for p in run.predictions.values():
+            assert p["member_hidden"].shape[0] == tiny.seeds
+            np.testing.assert_allclose(p["hidden"], p["member_hidden"].mean(axis=0), rtol=1e-5, atol=1e-7)
+        for m in config.DEEP_MUSCLES:
+            members = run.extra["seed_scores"][m]["median_trial_r"]
+            assert run.extra["seed_sd"][m] == pytest.approx(np.std(members, ddof=1))
+    folder = results.variant_dir("thresholds", tmp_path) / "S02"
+    for method, run in runs.items():
+        results.write_run(folder, "S02", method, run, data.delay, quick=True)
+    subjects, missing = results.load_results(folder.parent, quick=True)
+    assert missing == [] and set(subjects["S02"]) == set(results.METHODS)
+    assert subjects["S02"]["nmm"]["seeds"] == tiny.seeds
+    assert subjects["S02"]["mse"]["median_trial"]["BRA"]["r"] == pytest.approx(
+        runs["mse"].scores["median_trial"]["BRA"]["r"])
+
+
 def _activations(trial) -> dict:
     from nmm_core import muscle
 

@@ -250,6 +250,24 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
             assert set(result["torque"]) == {"rmse_Nm", "nrmse", "r2"}
             page = (tmp_path / "_build/html/book/_generated" / f"{method}_{subject}.html").read_text()
             assert "Traceback" not in page and page.count("<img") >= 2
+        # The cohort variant's chapter: every method, unchanged, with its results files.
+        page = (tmp_path / "_build/html/book/_generated" / f"{reproduce.VARIANT}_{subject}.html").read_text()
+        assert "Traceback" not in page and page.count("<img") >= 1 and page.count("<table") >= 3
+        for method in ("nmm", "mse", "nmm_synergy"):
+            result = json.loads((tmp_path / "results" / reproduce.VARIANT / subject / f"{method}.json").read_text())
+            assert result["quick"] is True and set(result["held_out_trials"]) == set(result["per_trial"])
+    # The regime table: one entry per variant, the schema, and its sentences pasted
+    # into the reproduction notes.
+    regimes = json.loads((tmp_path / "results/regimes.json").read_text())
+    assert set(regimes) == {"min_effort", reproduce.VARIANT}
+    for entry in regimes.values():
+        assert set(entry["within_subject_r2"]) == set(reproduce.SUBJECTS)
+        assert all(0 <= v <= 1 for by in entry["within_subject_r2"].values() for v in by.values())
+        assert set(entry["methods"]) == {"nmm", "mse", "nmm_synergy"} and set(entry["claim"]) == {"BRA", "TRImed"}
+    assert regimes["min_effort"]["methods"]["nmm"]["BRA"]["r"] == pytest.approx(
+        summary["mean"]["nmm"]["median_trial"]["BRA"]["r"])
+    notes = (tmp_path / "_build/html/book/reproduction_notes.html").read_text()
+    assert notes.count('class="pasted-text"') == 3 and "recruitment thresholds and co-contraction (5 subjects)" in notes
 
 
 def test_publishing_config_adds_the_repository_buttons(tmp_path):

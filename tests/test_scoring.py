@@ -242,3 +242,34 @@ def test_each_member_is_scored_on_its_own_estimate(rng):
         assert per_muscle[muscle]["r"] == [b[muscle]["r"] for b in blocks]
     assert blocks[0]["torque"]["rmse_Nm"] == pytest.approx(0.0, abs=1e-12)
     assert blocks[1]["torque"]["rmse_Nm"] == pytest.approx(1.0)
+
+
+def test_the_cohort_diagnosis_reads_each_subjects_delay_and_recovers_a_known_r_squared(rng, tmp_path):
+    """:func:`scoring.cohort_map_r2`, the one function behind every variant's within-subject R²:
+    subject A's BRA is an exact non-negative map of its envelopes read at A's own delay (R² 1);
+    TRImed adds noise of known variance (R² = 1 - noise variance / variance); subject B's BRA
+    falls as its only driving envelope rises (the best non-negative map is a constant, R² 0)."""
+    import json
+
+    n, noise = 4000, 0.05
+    time = np.arange(n) / RATE
+    trials, variance = {}, {}
+    for subject, delay in (("A", 0.03), ("B", 0.05)):
+        (tmp_path / subject).mkdir()
+        (tmp_path / subject / "subject.json").write_text(json.dumps({"electromechanical_delay_s": delay}))
+        emg = rng.uniform(0, 1, size=(n, 4))
+        # Truth in EMG time is truth(t + delay): store it shifted back by the subject's delay.
+        bra = emg @ [0.3, 0.2, 0.0, 0.0] + 0.02 if subject == "A" else 1 - emg[:, 0]
+        trimed = emg @ [0.0, 0.0, 0.1, 0.4] + rng.normal(scale=noise, size=n)
+        variance[subject] = trimed.var()
+        steps = int(round(delay * RATE))
+        truth = {m: np.concatenate([np.full(steps, v[0]), v[:-steps]]) for m, v in (("BRA", bra), ("TRImed", trimed))}
+        trials[subject] = [Trial(name="t", subject=subject, time=time, elbow_angle=np.ones(n), torque=np.zeros(n),
+                                 emg=emg, emg_channels=("BIClong", "BICshort", "TRIlong", "TRIlat"), hand_load=0.0,
+                                 shoulder_angle=0.0, truth=truth)]
+    within = scoring.cohort_map_r2(tmp_path, trials)
+    assert set(within) == {"A", "B"}
+    assert within["A"]["BRA"] == pytest.approx(1.0, abs=1e-3)  # edge samples held at the first value aside
+    expected = 1 - noise ** 2 / variance["A"]
+    assert within["A"]["TRImed"] == pytest.approx(expected, abs=0.02)
+    assert within["B"]["BRA"] == pytest.approx(0.0, abs=0.01)

@@ -1,0 +1,101 @@
+"""The regime table: each cohort variant's results gathered into ``results/regimes.json``, the
+sentences computed from it, and the within-subject R² of the best non-negative map that both
+variants share."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nmm_core import results
+
+SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
+
+
+def _block(r: float, nrmse: float) -> dict:
+    """A results file's scores with ``r`` as every deep muscle's r (pooled and median trial)."""
+    muscle = {"r": r, "rmse": 0.1, "r_lowpass": r, "rmse_lowpass": 0.1, "constant": False, "truth_constant": False}
+    return {"BRA": muscle, "TRImed": dict(muscle), "torque": {"rmse_Nm": 1.0, "nrmse": nrmse, "r2": 0.9},
+            "median_trial": {"BRA": {"r": r, "rmse": 0.1, "trials": 3}, "TRImed": {"r": r, "rmse": 0.1, "trials": 3}}}
+
+
+def _write_variant(folder, values: dict, quick: bool = True, subjects=SUBJECTS):
+    """Results files of every method for ``subjects``: ``values[method](i)`` is subject i's
+    ``(r, nrmse, seed sd or None)``."""
+    for i, subject in enumerate(subjects):
+        for method, value in values.items():
+            r, nrmse, sd = value(i)
+            extra = {"train_seconds": 1.0, "quick": quick}
+            if sd is not None:
+                extra.update(seeds=2, seed_sd={"BRA": sd, "TRImed": sd})
+            results.write_results(folder / subject / f"{method}.json", method, subject, _block(r, nrmse), extra)
+
+
+VALUES = {"nmm": lambda i: (0.6 + 0.02 * i, 0.03, 0.1 * (i + 1)),
+          "mse": lambda i: (0.8 - 0.01 * i, 0.02, None),
+          "nmm_synergy": lambda i: (0.9, 0.025, 0.05)}
+
+
+def test_regimes_json_has_the_issue_schema_and_the_means_of_the_subjects(tmp_path):
+    _write_variant(tmp_path, VALUES)
+    reversed_values = {"nmm": lambda i: (0.95, 0.03, 0.01), "mse": lambda i: (0.5, 0.02, None),
+                       "nmm_synergy": lambda i: (0.7, 0.025, 0.02)}
+    _write_variant(tmp_path / "thresholds", reversed_values)
+    r2 = {v: {s: {"BRA": 0.5, "TRImed": 0.25} for s in SUBJECTS} for v in results.VARIANTS}
+    path, regimes = results.write_regimes(True, r2, tmp_path)
+    stored = json.loads(path.read_text())
+    assert path == tmp_path / "regimes.json" and stored == regimes
+    assert set(stored) == {"min_effort", "thresholds"}
+    for entry in stored.values():
+        assert set(entry) >= {"within_subject_r2", "methods", "claim"}
+        assert entry["within_subject_r2"] == {s: {"BRA": 0.5, "TRImed": 0.25} for s in SUBJECTS}
+        assert set(entry["methods"]) == {"nmm", "mse", "nmm_synergy"}
+        for block in entry["methods"].values():
+            assert set(block) == {"BRA", "TRImed", "torque"}
+            assert set(block["BRA"]) == set(block["TRImed"]) == {"r", "r_sd"} and set(block["torque"]) == {"nrmse"}
+        assert set(entry["claim"]) == {"BRA", "TRImed"}
+    default = stored["min_effort"]["methods"]
+    assert default["nmm"]["BRA"]["r"] == pytest.approx(np.mean([0.6, 0.62, 0.64, 0.66, 0.68]))
+    assert default["nmm"]["TRImed"]["r_sd"] == pytest.approx(np.mean([0.1, 0.2, 0.3, 0.4, 0.5]))
+    assert default["mse"]["BRA"]["r"] == pytest.approx(np.mean([0.8, 0.79, 0.78, 0.77, 0.76]))
+    assert default["mse"]["BRA"]["r_sd"] is None  # one fit: no seed spread
+    assert default["nmm_synergy"]["torque"]["nrmse"] == pytest.approx(0.025)
+    # The baseline better on every subject, then the NMM better on every one: 5 of 5 each way.
+    assert stored["min_effort"]["claim"]["BRA"]["nmm_better"] == 0
+    assert stored["thresholds"]["claim"]["BRA"]["nmm_better"] == 5
+
+
+def test_a_variant_with_some_subjects_missing_is_named(tmp_path):
+    _write_variant(tmp_path, VALUES)
+    _write_variant(tmp_path / "thresholds", {k: v for k, v in VALUES.items() if k != "nmm"}, subjects=("S01",))
+    with pytest.raises(ValueError, match=r"thresholds: results missing for S01/nmm"):
+        results.write_regimes(True, {}, tmp_path)
+    # Results of the other mode do not count: the variant of this mode is absent, not broken.
+    path, regimes = results.write_regimes(False, {}, tmp_path)
+    assert regimes == {} and json.loads(path.read_text()) == {}
+
+
+def _regime(nmm: float, mse: float, synergy: float, status: str) -> dict:
+    method = lambda r: {"BRA": {"r": r, "r_sd": None}, "TRImed": {"r": r, "r_sd": None}, "torque": {"nrmse": 0.02}}  # noqa: E731
+    return {"methods": {"nmm": method(nmm), "mse": method(mse), "nmm_synergy": method(synergy)},
+            "claim": {"BRA": {"status": status}, "TRImed": {"status": status}}, "subjects": list(SUBJECTS)}
+
+
+def test_the_sentences_name_the_best_method_and_whether_the_verdict_moves():
+    same = results.regime_sentences({"min_effort": _regime(0.7, 0.9, 0.8, "not reproduced"),
+                                     "thresholds": _regime(0.6, 0.95, 0.7, "not reproduced")})
+    assert "for BRA the synergy extrapolation (0.90), then the NMM with a synergy prior and then the NMM" in same["min_effort"]
+    assert "(0.95)" in same["thresholds"] and "not reproduced for BRA and not reproduced for TRImed" in same["thresholds"]
+    assert same["verdict"].startswith("The ranking of the methods is the same") and "does not hinge" in same["verdict"]
+    moved = results.regime_sentences({"min_effort": _regime(0.7, 0.9, 0.8, "not reproduced"),
+                                      "thresholds": _regime(0.95, 0.6, 0.7, "reproduced")})
+    assert "for TRImed the NMM (0.95)" in moved["thresholds"]
+    assert moved["verdict"].startswith("The ranking of the methods changes") and "depends on" in moved["verdict"]
+    assert set(results.regime_sentences({"min_effort": _regime(0.7, 0.9, 0.8, "x")})) == {"min_effort"}
+
+
+def test_the_variant_folders():
+    root = results.variant_dir("min_effort")
+    assert results.variant_dir("thresholds") == root / "thresholds"
+    with pytest.raises(ValueError, match="unknown cohort variant 'other'"):
+        results.variant_dir("other")
