@@ -138,8 +138,8 @@ def held_out_figure(panels: Sequence[tuple], muscles: Sequence[str] = DEEP_MUSCL
 
 class Text:
     """A sentence to glue: its plain-text form is the sentence itself (a ``str`` would be
-    pasted with its quotes), so that other pages paste it with
-    ``{glue:text}`<notebook>.ipynb::<key>:s```."""
+    pasted with its quotes), so that other pages can paste it with the ``glue:text`` role,
+    ``<notebook>.ipynb::<key>:s`` (the reproduction notes do)."""
 
     def __init__(self, text: str):
         self.text = text

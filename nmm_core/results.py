@@ -309,7 +309,7 @@ def write_regimes(quick: bool, within_r2: dict, directory: Path | None = None) -
 
 
 #: How the book names the cohort variants.
-VARIANT_LABELS = {"min_effort": "minimum effort (the default cohort)",
+VARIANT_LABELS = {"min_effort": "minimum effort",
                   "thresholds": "recruitment thresholds and co-contraction"}
 #: How the book names the methods in sentences.
 METHOD_LABELS = {"nmm": "the NMM", "mse": "the synergy extrapolation", "nmm_synergy": "the NMM with a synergy prior"}
