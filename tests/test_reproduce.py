@@ -374,3 +374,30 @@ def test_the_library_files_of_code_follow_its_imports():
     assert "nmm_S03" in reproduce.affected_chapters([REPO_ROOT / "nmm_core" / "network.py"])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         reproduce.affected_chapters([REPO_ROOT / "nmm_core" / "nothing.py"])
+
+
+def test_each_chapter_reads_its_own_cohort_variant_and_the_comparison_every_variants_results(tmp_path, monkeypatch):
+    """A variant chapter's fingerprint covers its subject's folder in the variant's cohort, not
+    the default one's; the comparison's covers the results of every variant."""
+    from nmm_core import cohort
+
+    monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NMM_RESULTS_DIR", str(tmp_path / "results"))
+    for variant in cohort.MOTOR_CONTROLS:
+        folder = cohort.cohort_path(quick=True, motor_control=variant) / "S02"
+        folder.mkdir(parents=True)
+        (folder / "subject.json").write_text(variant)
+    by_name = {c.name: c for c in reproduce.CHAPTERS}
+    variant = by_name[f"{reproduce.VARIANT}_S02"]
+    assert variant.parameters == {"subject": "S02", "motor_control": reproduce.VARIANT}
+    read = reproduce.input_files(variant, {**variant.parameters, "quick": True})
+    assert [p.read_text() for p in read] == [reproduce.VARIANT]
+    default = by_name["nmm_S02"]
+    assert [p.read_text() for p in reproduce.input_files(default, {**default.parameters, "quick": True})] == ["min_effort"]
+    for path in ("S02/nmm.json", f"{reproduce.VARIANT}/S02/nmm.json", f"{reproduce.VARIANT}/S02/mse_predictions.npz"):
+        (tmp_path / "results" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "results" / path).write_text("{}")
+    comparison = by_name["comparison"]
+    found = {str(p.relative_to(tmp_path / "results")) for p in reproduce.input_files(comparison, {"quick": True})}
+    assert found == {"S02/nmm.json", f"{reproduce.VARIANT}/S02/nmm.json", f"{reproduce.VARIANT}/S02/mse_predictions.npz"}
+    assert reproduce.CHAPTERS.index(variant) < reproduce.CHAPTERS.index(comparison) and comparison.after_subjects
