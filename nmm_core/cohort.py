@@ -74,7 +74,7 @@ from scipy.interpolate import CubicSpline
 from tqdm import tqdm
 
 from . import arm_model, config, muscle, paths, signals, storage, trials
-from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
+from .config import DEEP_MUSCLES, MOTOR_CONTROLS, MUSCLE_NAMES, SURFACE_MUSCLES, Subject  # noqa: F401 (MOTOR_CONTROLS: module docstring)
 from .files import atomic_write
 
 HAND_LOADS = (0.0, 2.0, 4.0)  # kg
@@ -140,8 +140,6 @@ def make_cohort(n_subjects: int = 5, seed: int = 2025) -> tuple[CohortSubject, .
     return tuple(subjects)
 
 
-#: The generator's motor-control models (module docstring), the first the default.
-MOTOR_CONTROLS = ("min_effort", "thresholds")
 #: Seed of the ``thresholds`` variant's own draws (linear costs, co-contraction level).
 THRESHOLDS_SEED = 2026
 #: Range of the linear cost c_i of each superficial head (uniform, per subject and head).

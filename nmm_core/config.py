@@ -230,3 +230,7 @@ class Subject:
 
 
 NOMINAL_SUBJECT = Subject()
+
+#: The virtual cohort generator's motor-control models (:mod:`nmm_core.cohort`), the first the
+#: default: each names a cohort variant.
+MOTOR_CONTROLS = ("min_effort", "thresholds")

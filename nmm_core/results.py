@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import stats
-from .cohort import MOTOR_CONTROLS
-from .config import DEEP_MUSCLES
+from .config import DEEP_MUSCLES, MOTOR_CONTROLS
 from .files import atomic_path, atomic_write
 from .paths import results_dir
 
@@ -240,7 +239,7 @@ def claims(subjects: dict) -> dict:
     return out
 
 
-#: The cohort variants (:data:`nmm_core.cohort.MOTOR_CONTROLS`); the first is the default cohort,
+#: The cohort variants (:data:`nmm_core.config.MOTOR_CONTROLS`); the first is the default cohort,
 #: whose results files are in the results folder itself, the others' in a subfolder by name.
 VARIANTS = MOTOR_CONTROLS
 
@@ -254,16 +253,15 @@ def variant_dir(variant: str, directory: Path | None = None) -> Path:
     return root if variant == VARIANTS[0] else root / variant
 
 
-def write_run(folder, subject: str, method: str, run, delay: float, quick: bool) -> Path:
+def write_run(folder, subject: str, method: str, run, curves: dict, quick: bool) -> Path:
     """Write one method's :class:`nmm_core.protocol.MethodRun` as a subject's results file and
-    its held-out curves (``<folder>/<method>.json``, ``<method>_predictions.npz``)."""
-    from .training import prediction_curves
-
+    its held-out ``curves`` (:func:`nmm_core.training.prediction_curves`) as
+    ``<folder>/<method>.json`` and ``<method>_predictions.npz``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = write_results(folder / f"{method}.json", method, subject, run.scores,
                          {"train_seconds": run.seconds, "quick": quick, **run.extra})
-    save_predictions(folder / f"{method}_predictions.npz", prediction_curves(run.held, run.predictions, delay))
+    save_predictions(folder / f"{method}_predictions.npz", curves)
     return path
 
 
@@ -272,7 +270,7 @@ def regime(subjects: dict, within_r2: dict | None = None) -> dict:
     :data:`PRIMARY_SCORE` (``"r"``) and of the members' sd of it (``"r_sd"``, None for a method
     without seeds) per deep muscle, and the mean torque NRMSE; the claim per deep muscle
     (:func:`claims`); the within-subject R² of the best non-negative map (``within_r2``,
-    :func:`nmm_core.scoring.cohort_map_r2`, a diagnosis) and the subjects."""
+    :func:`nmm_core.training.cohort_map_r2`, a diagnosis) and the subjects."""
     methods = {}
     for method in METHODS:
         entries = [s[method] for s in subjects.values() if method in s]

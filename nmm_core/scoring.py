@@ -271,20 +271,6 @@ def stacked_columns(trials, electromechanical_delay: float, surface: Sequence[st
             np.vstack([true_excitation(t, electromechanical_delay, muscles) for t in trials]))
 
 
-def cohort_map_r2(directory, trials: Mapping | None = None, surface: Sequence[str] | None = None) -> dict:
-    """``{subject: {muscle: R²}}``: the within-subject R² of :func:`map_r2` for every subject of a
-    virtual cohort's folder (``trials``: its :func:`nmm_core.cohort.load_cohort`, read if not
-    given), each subject with its own electromechanical delay. The same function serves every
-    cohort variant."""
-    from . import cohort
-    from .config import SURFACE_MUSCLES
-
-    trials = cohort.load_cohort(directory) if trials is None else trials
-    columns = {n: stacked_columns(trials[n], cohort.subject_record(directory, n)["electromechanical_delay_s"],
-                                  SURFACE_MUSCLES if surface is None else surface) for n in sorted(trials)}
-    return map_r2(columns)[0]
-
-
 def map_r2(data: Mapping[str, tuple], muscles: Sequence[str] = DEEP_MUSCLES) -> tuple[dict, dict]:
     """Within- and across-subject R^2 of the best non-negative map (:func:`fit_nonnegative_map`).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -190,7 +190,8 @@ def movement_seconds(arrays: Sequence) -> float:
 def subject_data(subject: str = "S01", quick: bool = False, cohort_seed: int | None = None,
                  motor_control: str = "min_effort") -> SubjectData:
     """One subject of the virtual cohort (generated if absent; ``cohort_seed``: another cohort
-    than the default one; ``motor_control``: a cohort variant, :data:`nmm_core.cohort.MOTOR_CONTROLS`), split (:func:`split`, then :func:`inner_split`) and prepared
+    than the default one; ``motor_control``: a cohort variant,
+    :data:`nmm_core.config.MOTOR_CONTROLS`), split (:func:`split`, then :func:`inner_split`) and prepared
     (:func:`prepare`) for both methods, with what a learner knows of it
     (:func:`learner_subject`): what every subject chapter and benchmark starts from."""
     from . import cohort
@@ -214,6 +215,19 @@ def load_subject(directory, subject: str) -> SubjectData:
     arrays = {name: prepare(part, learner) for name, part in parts.items()}
     arrays["fit"], arrays["validation"] = inner_split(arrays["train"])
     return SubjectData(subject, record, learner, arrays, synergy.nominal_parameters(learner))
+
+
+def cohort_map_r2(directory, trials: Mapping | None = None, surface: Sequence[str] | None = None) -> dict:
+    """``{subject: {muscle: R²}}``: the within-subject R² of :func:`nmm_core.scoring.map_r2` for
+    every subject of a virtual cohort's folder (``trials``: its
+    :func:`nmm_core.cohort.load_cohort`, read if not given), each subject with its own
+    electromechanical delay. The same function serves every cohort variant."""
+    from . import cohort
+
+    trials = cohort.load_cohort(directory) if trials is None else trials
+    columns = {n: scoring.stacked_columns(trials[n], cohort.subject_record(directory, n)["electromechanical_delay_s"],
+                                          SURFACE_MUSCLES if surface is None else surface) for n in sorted(trials)}
+    return scoring.map_r2(columns)[0]
 
 
 #: Samples at the start of every training window left out of the torque error: the longest

@@ -176,7 +176,8 @@ def test_every_method_runs_unchanged_on_the_variant_and_its_results_read_back(th
             assert run.extra["seed_sd"][m] == pytest.approx(np.std(members, ddof=1))
     folder = results.variant_dir("thresholds", tmp_path) / "S02"
     for method, run in runs.items():
-        results.write_run(folder, "S02", method, run, data.delay, quick=True)
+        results.write_run(folder, "S02", method, run,
+                          training.prediction_curves(run.held, run.predictions, data.delay), quick=True)
     subjects, missing = results.load_results(folder.parent, quick=True)
     assert missing == [] and set(subjects["S02"]) == set(results.METHODS)
     assert subjects["S02"]["nmm"]["seeds"] == tiny.seeds

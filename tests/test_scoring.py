@@ -245,7 +245,7 @@ def test_each_member_is_scored_on_its_own_estimate(rng):
 
 
 def test_the_cohort_diagnosis_reads_each_subjects_delay_and_recovers_a_known_r_squared(rng, tmp_path):
-    """:func:`scoring.cohort_map_r2`, the one function behind every variant's within-subject R²:
+    """:func:`training.cohort_map_r2`, the one function behind every variant's within-subject R²:
     subject A's BRA is an exact non-negative map of its envelopes read at A's own delay (R² 1);
     TRImed adds noise of known variance (R² = 1 - noise variance / variance); subject B's BRA
     falls as its only driving envelope rises (the best non-negative map is a constant, R² 0)."""
@@ -267,7 +267,7 @@ def test_the_cohort_diagnosis_reads_each_subjects_delay_and_recovers_a_known_r_s
         trials[subject] = [Trial(name="t", subject=subject, time=time, elbow_angle=np.ones(n), torque=np.zeros(n),
                                  emg=emg, emg_channels=("BIClong", "BICshort", "TRIlong", "TRIlat"), hand_load=0.0,
                                  shoulder_angle=0.0, truth=truth)]
-    within = scoring.cohort_map_r2(tmp_path, trials)
+    within = training.cohort_map_r2(tmp_path, trials)
     assert set(within) == {"A", "B"}
     assert within["A"]["BRA"] == pytest.approx(1.0, abs=1e-3)  # edge samples held at the first value aside
     expected = 1 - noise ** 2 / variance["A"]
