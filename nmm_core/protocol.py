@@ -230,6 +230,8 @@ class MethodRun:
     extra : dict
         What its results file carries beside the scores (selection rows, chosen setting, seeds
         and seed spread).
+    model, history
+        An NMM's trained ensemble and its training history (not in its results file).
     """
 
     scores: dict
@@ -237,16 +239,46 @@ class MethodRun:
     held: list
     seconds: float
     extra: dict
+    #: The trained model (an NMM's ensemble; None for the baseline), not written to results.
+    model: object = None
+    #: Its training history (:func:`nmm_core.training.train`).
+    history: dict | None = None
+
+
+def run_nmm(data, plan: Plan, seed: int = 0, backbone: str = "transformer", prior=None) -> MethodRun:
+    """The NMM's protocol on one subject (:class:`nmm_core.training.SubjectData`): the loss
+    weights chosen on validation (:func:`select_nmm`), then an ensemble of ``plan.seeds``
+    members with them (:func:`fit_nmm`), scored on the held-out trials with each member's
+    spread. ``prior``: :func:`synergy_prior`'s synergies for the NMM with a synergy prior
+    (``nmm_synergy``), None for the NMM."""
+    from .results import seed_spread
+
+    fit, validation, held = data.arrays["fit"], data.arrays["validation"], data.held_out
+    synergies = prior.n_synergies if prior is not None else 0
+    if prior is not None:
+        fit, validation, held = (training.with_synergies(part, prior) for part in (fit, validation, held))
+    selection = select_nmm(data.learner, fit, validation, plan, seed, backbone, synergies=synergies)
+    model, history, seconds = fit_nmm(data.learner, fit, validation, [selection["best"]] * plan.seeds, plan,
+                                      seed, backbone=backbone, synergies=synergies)
+    evaluated = training.evaluate(model, held, plan.window, data.delay)
+    predictions = evaluated.pop("predictions")
+    _, each = training.member_scores(held, predictions, data.delay, plan.seeds)
+    extra = {"seconds_per_seed": seconds / plan.seeds, "seed": seed, "seeds": plan.seeds,
+             "seed_sd": {m: seed_spread(each[m]["median_trial_r"])[1] for m in each},
+             "seed_scores": each, "backbone": backbone, "plan": vars(plan), "selection": selection["rows"],
+             "chosen": selection["best"], "best_epoch": history["best_epoch"],
+             "held_out_trials": [a.trial.name for a in held],
+             "validation_trials": [a.trial.name for a in validation]}
+    if prior is not None:
+        extra.update(synergies=prior.n_synergies, synergy_vaf=prior.vaf)
+    return MethodRun(evaluated, predictions, list(held), seconds, extra, model, history)
 
 
 def run_methods(data, plan: Plan, seed: int = 0, backbone: str = "transformer", progress=None) -> dict:
     """The whole protocol on one subject (:class:`nmm_core.training.SubjectData`), every method
-    unchanged: the synergy baseline (:func:`select_synx`), the NMM (:func:`select_nmm`, then an
-    ensemble of ``plan.seeds`` members) and the NMM with a synergy prior (the same, on
-    :func:`synergy_prior`'s synergies). Returns ``{"mse" | "nmm" | "nmm_synergy": MethodRun}``.
+    unchanged: the synergy baseline (:func:`select_synx`), the NMM and the NMM with a synergy
+    prior on :func:`synergy_prior`'s synergies (:func:`run_nmm`). Returns ``{"mse" | "nmm" | "nmm_synergy": MethodRun}``.
     ``progress``: called with each method's name as it starts (e.g. a progress bar's update)."""
-    from .results import seed_spread
-
     fit, validation, held = data.arrays["fit"], data.arrays["validation"], data.held_out
     trials = {"held_out_trials": [a.trial.name for a in held], "validation_trials": [a.trial.name for a in validation]}
     runs = {}
@@ -259,22 +291,8 @@ def run_methods(data, plan: Plan, seed: int = 0, backbone: str = "transformer", 
                             {"factorisation": method, "n_synergies": k, "vaf": synx["synergies"].vaf,
                              "selection": synx["rows"], "delay_s": synx["final"].delay, **trials})
     prior = synergy_prior(fit, seed)
-    for name, synergies in (("nmm", 0), ("nmm_synergy", prior.n_synergies)):
+    for name, method_prior in (("nmm", None), ("nmm_synergy", prior)):
         if progress:
             progress(name)
-        parts = [fit, validation, held] if not synergies else [training.with_synergies(p, prior)
-                                                               for p in (fit, validation, held)]
-        selection = select_nmm(data.learner, parts[0], parts[1], plan, seed, backbone, synergies=synergies)
-        model, history, seconds = fit_nmm(data.learner, parts[0], parts[1], [selection["best"]] * plan.seeds, plan,
-                                          seed, backbone=backbone, synergies=synergies)
-        evaluated = training.evaluate(model, parts[2], plan.window, data.delay)
-        predictions = evaluated.pop("predictions")
-        _, each = training.member_scores(parts[2], predictions, data.delay, plan.seeds)
-        extra = {"seconds_per_seed": seconds / plan.seeds, "seed": seed, "seeds": plan.seeds,
-                 "seed_sd": {m: seed_spread(each[m]["median_trial_r"])[1] for m in each},
-                 "seed_scores": each, "backbone": backbone, "plan": vars(plan), "selection": selection["rows"],
-                 "chosen": selection["best"], "best_epoch": history["best_epoch"], **trials}
-        if synergies:
-            extra.update(synergies=prior.n_synergies, synergy_vaf=prior.vaf)
-        runs[name] = MethodRun(evaluated, predictions, parts[2], seconds, extra)
+        runs[name] = run_nmm(data, plan, seed, backbone, prior=method_prior)
     return runs

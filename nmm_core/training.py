@@ -378,11 +378,42 @@ class _BestPerMember:
             variable.assign(best)
 
 
+def full_batches(x, y: np.ndarray, batch_size: int, seed: int = 0):
+    """The training windows as a Keras dataset (``keras.utils.PyDataset``) of full batches:
+    every epoch a new permutation of the windows (drawn from ``seed``), cut into
+    ``len(y) // batch_size`` batches of ``batch_size`` (all windows in one batch if there are
+    fewer). The last ``len(y) % batch_size`` windows of each permutation wait for another epoch.
+    Every step then has the same shapes, so a compiled training step is traced and compiled
+    once (an odd last batch costs a second tracing and XLA compilation, several seconds per
+    model). ``x``: one array or a dict of arrays, windows first."""
+    import keras
+
+    class FullBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.size = min(int(batch_size), len(y))
+            self.rng = np.random.default_rng(seed)
+            self.on_epoch_end()
+
+        def __len__(self):
+            return len(y) // self.size
+
+        def __getitem__(self, index):
+            rows = self.order[index * self.size:(index + 1) * self.size]
+            return ({k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]), y[rows]
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(y))
+
+    return FullBatches()
+
+
 def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride: int = 8,
           batch_size: int = 32, seed: int = 0, verbose: int = 0, features_only: bool = False,
           callbacks=None, validation: Sequence[TrialArrays] | None = None, patience: int = 15,
           schedule: str | None = SETTINGS["schedule"]) -> tuple[dict, float]:
-    """Fit on windows of ``arrays``; return the history dict and the wall time (s).
+    """Fit on windows of ``arrays`` (:func:`full_batches`); return the history dict and the wall
+    time (s).
 
     ``schedule="cosine"`` lowers the learning rate from its starting value to 5 % of it along a
     half cosine over ``epochs`` (``None``: constant). With ``validation`` trials (an NMM only),
@@ -398,6 +429,7 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
     x, y = windows(arrays, window, stride)
     if features_only:
         x = x["features"]  # a plain network (the physics-off ablation) reads the features only
+    batches = full_batches(x, y, batch_size, seed)
     callbacks = list(callbacks or [])
     if schedule == "cosine":
         start = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
@@ -410,8 +442,7 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
         tracker = _BestPerMember(model, validation, window, patience)
         callbacks.append(tracker.callback)
     begin = time.perf_counter()
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose,
-                        callbacks=callbacks).history
+    history = model.fit(batches, epochs=epochs, verbose=verbose, callbacks=callbacks).history
     seconds = time.perf_counter() - begin
     if tracker is not None:
         history = {**history, "validation_rmse": tracker.errors, "best_epoch": tracker.best_epoch.tolist(),

@@ -132,3 +132,38 @@ def test_candidates_start_alike_and_seeds_do_not():
         value = np.array(w)
         np.testing.assert_array_equal(value, np.broadcast_to(start[:1], start.shape))
     assert model.physics.identified_parameters() == before  # the members' parameter settings stay
+
+
+def test_training_batches_are_full_fresh_permutations_of_the_windows():
+    """:func:`training.full_batches`: each epoch cuts a new permutation of the windows into
+    batches of one size, no window twice in an epoch, inputs and targets kept together; over
+    epochs every window is drawn; the same seed gives the same batches."""
+    n, size = 50, 8
+    x = {"a": np.arange(n)[:, None] * 10.0, "b": np.arange(n)[:, None] * -1.0}
+    y = np.arange(n, dtype=float)
+
+    def epochs(seed, count):
+        data, out = training.full_batches(x, y, size, seed), []
+        for _ in range(count):
+            batches = [data[i] for i in range(len(data))]
+            out.append(batches)
+            data.on_epoch_end()
+        return out
+
+    seen, orders = set(), []
+    for batches in epochs(3, 6):
+        assert len(batches) == n // size
+        rows = np.concatenate([target for _, target in batches]).astype(int)
+        assert all(len(target) == size for _, target in batches)
+        assert len(set(rows)) == len(rows) == size * (n // size)
+        for inputs, target in batches:
+            np.testing.assert_array_equal(inputs["a"][:, 0], 10 * target)
+            np.testing.assert_array_equal(inputs["b"][:, 0], -target)
+        seen |= set(rows)
+        orders.append(rows)
+    assert seen == set(range(n)) and not all(np.array_equal(orders[0], o) for o in orders[1:])
+    again = epochs(3, 2)
+    np.testing.assert_array_equal(np.concatenate([t for _, t in again[1]]), orders[1])
+    # Fewer windows than a batch: one batch of all of them.
+    small = training.full_batches(x["a"][:5], y[:5], size)
+    assert len(small) == 1 and sorted(small[0][1]) == list(range(5))
