@@ -79,7 +79,9 @@ def training_throughput(data: SubjectData, backbone: str = "transformer", jit_co
     ``"runs_windows_per_s"``, ``"first_epoch_s"``, ``"windows_per_epoch"``, ``"error"}``;
     ``error`` is the exception text when this configuration cannot train (else None).
     """
-    n_windows = training.windows(data.arrays["train"], window, stride)[1].shape[0]
+    windows = training.windows(data.arrays["train"], window, stride)[1].shape[0]
+    size = min(batch_size, windows)
+    n_windows = windows // size * size  # trained per epoch: full batches only (training.full_batches)
     try:
         model = training.build_model(data.learner, window, backbone=backbone, jit_compile=jit_compile)
         _, first = training.train(model, data.arrays["train"], window, 1, stride, batch_size)

@@ -13,9 +13,9 @@ every trial's muscle torque is checked against OpenSim inverse dynamics. The lea
 the same curve family with other parameters to identify, which is the realistic amount of model
 mismatch.
 
-Two motor-control models share the generator (:data:`MOTOR_CONTROLS`); everything else (bodies,
-trial plan, delays, surface EMG pipeline and its noise) is the same, so a cohort variant differs
-in how its subjects share the elbow torque among their muscles only.
+Two motor-control models share the generator (:data:`nmm_core.config.MOTOR_CONTROLS`);
+everything else (bodies, trial plan, delays, surface EMG pipeline and its noise) is the same, so
+a cohort variant differs in how its subjects share the elbow torque among their muscles only.
 
 ``min_effort`` (the default cohort)
     A weighted sum of squared activations, minimised instant by instant. Under any such
@@ -74,7 +74,7 @@ from scipy.interpolate import CubicSpline
 from tqdm import tqdm
 
 from . import arm_model, config, muscle, paths, signals, storage, trials
-from .config import DEEP_MUSCLES, MOTOR_CONTROLS, MUSCLE_NAMES, SURFACE_MUSCLES, Subject  # noqa: F401 (MOTOR_CONTROLS: module docstring)
+from .config import DEEP_MUSCLES, MOTOR_CONTROLS, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
 from .files import atomic_write
 
 HAND_LOADS = (0.0, 2.0, 4.0)  # kg
@@ -756,7 +756,8 @@ def generate_cohort(directory, quick: bool = False, seed: int = DEFAULT_SEED,
     ``directory/generation.log`` (:data:`LOG_FILE`), and with ``progress`` the terminal shows a
     progress bar and one summary line. ``subjects`` restricts generation to some subjects
     (e.g. ``["S01"]``); ``cohort.json`` then lists only those. ``motor_control`` is one of
-    :data:`MOTOR_CONTROLS` (module docstring); ``seed`` draws the bodies, trials and EMG either way.
+    :data:`nmm_core.config.MOTOR_CONTROLS` (module docstring); ``seed`` draws the bodies, trials
+    and EMG either way.
 
     Returns
     -------

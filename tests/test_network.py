@@ -328,3 +328,59 @@ def test_save_and_reload_an_ensemble_with_a_synergy_prior(tmp_path, rng):
     assert again.synergies == 2 and again.members == 2
     for key in ("torque", "hidden", "residual"):
         np.testing.assert_allclose(again.predict(x, verbose=0)[key], model.predict(x, verbose=0)[key], rtol=1e-6, atol=1e-6)
+
+
+def _reference_backbone(backbone, features):
+    """The backbone written out in NumPy from its weights, one member and one window at a time
+    (time-major, no member axis): what its docstring describes, independent of the layout
+    :class:`network.Backbone` computes in."""
+    w = {v.path.split("/")[-1]: np.asarray(keras.ops.convert_to_numpy(v), dtype=float) for v in backbone.weights}
+
+    def dense(x, name, k):
+        return x @ w[f"{name}_kernel"][k] + w[f"{name}_bias"][k][0]
+
+    def norm(x, name, k):
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-3) * w[f"{name}_gamma"][k][0] + w[f"{name}_beta"][k][0]
+
+    def gelu(x):  # the tanh form (keras.ops.gelu's default)
+        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+
+    T, W, h = backbone.window, backbone.width, backbone.heads
+    out = np.zeros((len(features), backbone.members, T, backbone.n_outputs))
+    for b, window in enumerate(np.asarray(features, dtype=float)):
+        for k in range(backbone.members):
+            x = dense(window, "embed", k)
+            if backbone.kind == "transformer":
+                x = x + w["positions"][k]
+                for i in range(backbone.depth):
+                    q, key, v = np.split(dense(x, f"qkv_{i}", k), 3, axis=-1)
+                    heads = []
+                    for j in range(h):
+                        part = slice(j * W // h, (j + 1) * W // h)
+                        scores = q[:, part] @ key[:, part].T / np.sqrt(W // h)
+                        weights = np.exp(scores - scores.max(-1, keepdims=True))
+                        heads.append(weights / weights.sum(-1, keepdims=True) @ v[:, part])
+                    x = norm(x + dense(np.concatenate(heads, -1), f"attention_out_{i}", k), f"norm_a{i}", k)
+                    x = norm(x + dense(gelu(dense(x, f"ffn_{i}a", k)), f"ffn_{i}b", k), f"norm_f{i}", k)
+            else:
+                for i in range(backbone.depth + 1):
+                    d = 2 ** i
+                    padded = np.pad(x, [(2 * d, 2 * d), (0, 0)])
+                    x = gelu(dense(np.concatenate([padded[j * d: j * d + T] for j in range(5)], -1), f"conv_{i}", k))
+            y = dense(x, "deep_excitation", k)
+            out[b, k] = 1 / (1 + np.exp(-y)) if backbone.activation == "sigmoid" else y
+    return out
+
+
+@pytest.mark.parametrize("kind, output", [("transformer", "sigmoid"), ("conv", "linear")])
+def test_the_backbone_is_the_network_its_weights_make(rng, kind, output):
+    """Every member of :class:`network.Backbone` computes the encoder (or dilated convolutions)
+    its docstring describes, written out here in NumPy per member and per window."""
+    keras.utils.set_random_seed(5)
+    backbone = network.Backbone(kind, 24, 5, n_outputs=3, members=3, width=8, heads=2, output=output)
+    for v in backbone.weights:  # off the initial values (zero biases, unit norms)
+        v.assign(keras.ops.convert_to_numpy(v) + rng.normal(scale=0.2, size=v.shape))
+    features = rng.normal(size=(4, 24, 5)).astype("float32")
+    np.testing.assert_allclose(np.asarray(backbone(features)), _reference_backbone(backbone, features),
+                               rtol=1e-4, atol=1e-5)
