@@ -379,33 +379,19 @@ class _BestPerMember:
 
 
 def full_batches(x, y: np.ndarray, batch_size: int, seed: int = 0):
-    """The training windows as a Keras dataset (``keras.utils.PyDataset``) of full batches:
-    every epoch a new permutation of the windows (drawn from ``seed``), cut into
+    """The training windows as a ``tf.data.Dataset`` of full batches (Keras reads one with any
+    backend): every epoch a new permutation of the windows (drawn from ``seed``), cut into
     ``len(y) // batch_size`` batches of ``batch_size`` (all windows in one batch if there are
     fewer). The last ``len(y) % batch_size`` windows of each permutation wait for another epoch.
     Every step then has the same shapes, so a compiled training step is traced and compiled
     once (an odd last batch costs a second tracing and XLA compilation, several seconds per
     model). ``x``: one array or a dict of arrays, windows first."""
-    import keras
+    import tensorflow as tf
 
-    class FullBatches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.size = min(int(batch_size), len(y))
-            self.rng = np.random.default_rng(seed)
-            self.on_epoch_end()
-
-        def __len__(self):
-            return len(y) // self.size
-
-        def __getitem__(self, index):
-            rows = self.order[index * self.size:(index + 1) * self.size]
-            return ({k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]), y[rows]
-
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(len(y))
-
-    return FullBatches()
+    size = min(int(batch_size), len(y))
+    return (tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+            .batch(size, drop_remainder=True))
 
 
 def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride: int = 8,
@@ -442,7 +428,8 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
         tracker = _BestPerMember(model, validation, window, patience)
         callbacks.append(tracker.callback)
     begin = time.perf_counter()
-    history = model.fit(batches, epochs=epochs, verbose=verbose, callbacks=callbacks).history
+    # shuffle=False: the batches come shuffled (full_batches).
+    history = model.fit(batches, epochs=epochs, verbose=verbose, callbacks=callbacks, shuffle=False).history
     seconds = time.perf_counter() - begin
     if tracker is not None:
         history = {**history, "validation_rmse": tracker.errors, "best_epoch": tracker.best_epoch.tolist(),

@@ -143,12 +143,8 @@ def test_training_batches_are_full_fresh_permutations_of_the_windows():
     y = np.arange(n, dtype=float)
 
     def epochs(seed, count):
-        data, out = training.full_batches(x, y, size, seed), []
-        for _ in range(count):
-            batches = [data[i] for i in range(len(data))]
-            out.append(batches)
-            data.on_epoch_end()
-        return out
+        data = training.full_batches(x, y, size, seed)
+        return [list(data.as_numpy_iterator()) for _ in range(count)]
 
     seen, orders = set(), []
     for batches in epochs(3, 6):
@@ -165,5 +161,5 @@ def test_training_batches_are_full_fresh_permutations_of_the_windows():
     again = epochs(3, 2)
     np.testing.assert_array_equal(np.concatenate([t for _, t in again[1]]), orders[1])
     # Fewer windows than a batch: one batch of all of them.
-    small = training.full_batches(x["a"][:5], y[:5], size)
+    small = list(training.full_batches(x["a"][:5], y[:5], size).as_numpy_iterator())
     assert len(small) == 1 and sorted(small[0][1]) == list(range(5))
