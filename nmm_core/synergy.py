@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 from scipy.optimize import least_squares, nnls
-from scipy.sparse import lil_matrix
+from scipy.sparse import csr_matrix, lil_matrix
 
 from . import muscle
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, excitation_order, hidden_muscles
@@ -211,21 +211,34 @@ def model_torque(surface, deep, length, speed, moment_arm, nominal: dict, streng
                  time_step: float = 0.01, activation_time_constant: float = 0.015,
                  deactivation_time_constant: float = 0.050, shape_factor: float = -0.1,
                  hidden=DEEP_MUSCLES):
-    """Elbow torque (T,) of the EMG-driven model for surface (T, 4) and hidden (T, H)
-    excitations (by default the deep muscles'; a hidden surface muscle's surface column is
-    replaced by its estimate).
+    """Elbow torque (..., T) of the EMG-driven model for surface (..., T, 4) and hidden
+    (..., T, H) excitations (by default the deep muscles'; a hidden surface muscle's surface
+    column is replaced by its estimate).
 
     ``nominal`` holds the subject's nominal ``max_isometric_force``, ``optimal_fiber_length``,
     ``tendon_slack_length`` and ``pennation_angle_at_optimal`` (6 each, MUSCLE_NAMES order).
+    ``strength_scale`` (6,) and ``delay`` (a number) may instead come as P sets, (P, 6) and
+    (P,), with excitations of shape (P, ..., T, ·): P models in one pass (the perturbed
+    parameters of a finite-difference Jacobian, :meth:`_SynXProblem.jacobian`).
     The neural constants default to the NMM's nominal values.
     """
     order = np.array(excitation_order(hidden))
-    excitation = np.clip(np.concatenate([surface, deep], axis=-1)[..., order], 0.0, 1.0)
+    surface, deep = np.asarray(surface), np.asarray(deep)
+    shape = np.broadcast_shapes(surface.shape[:-1], deep.shape[:-1])  # surface may lack the P axis
+    joined = np.concatenate([np.broadcast_to(surface, shape + surface.shape[-1:]),
+                             np.broadcast_to(deep, shape + deep.shape[-1:])], axis=-1)
+    excitation = np.clip(joined[..., order], 0.0, 1.0)
+    delay = np.asarray(delay, dtype=float)
     ones = np.ones(len(MUSCLE_NAMES))
+    strength = np.asarray(nominal["max_isometric_force"]) * np.asarray(strength_scale)
+    if delay.ndim:  # P models: each set delayed alone, then the chain on all of them at once
+        excitation = np.stack([muscle.electromechanical_delay(e, d * ones, time_step)
+                               for e, d in zip(excitation, delay)])
+        delay = np.zeros(())  # a zero delay reads every sample where it is: the chain's gather is exact
+        strength = strength.reshape((len(strength),) + (1,) * (excitation.ndim - 2) + (len(ones),))
     return muscle.excitation_to_torque(
         excitation, length, speed, moment_arm, time_step, delay * ones,
-        activation_time_constant * ones, deactivation_time_constant * ones, shape_factor * ones,
-        np.asarray(nominal["max_isometric_force"]) * strength_scale,
+        activation_time_constant * ones, deactivation_time_constant * ones, shape_factor * ones, strength,
         np.asarray(nominal["optimal_fiber_length"]), np.asarray(nominal["tendon_slack_length"]),
         np.asarray(nominal["pennation_angle_at_optimal"]))
 
@@ -263,7 +276,8 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     Solved as bounded non-linear least squares (SciPy's trust-region reflective method, at most
     ``max_iter`` evaluations of the cost besides the Jacobians) with a
     finite-difference Jacobian whose known sparsity (a residual node only moves the torque for
-    about a second after it) keeps each Jacobian to a few dozen evaluations of the chain.
+    about a second after it) lets columns be perturbed together; all of a Jacobian's
+    perturbations go through the chain in one batched pass (:meth:`_SynXProblem.jacobian`).
     NMF weights are non-negative.
 
     ``categories`` gives each trial a label (SynX's weight categorisation: the trial's name for
@@ -275,7 +289,7 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     problem = _SynXProblem(trials, synergies, nominal, time_step, calibrate, extrapolated_weight,
                            residual_weight, residual_spacing, residual_bound, strength_bounds,
                            delay_bounds, torque_scale, categories, hidden)
-    result = least_squares(problem.residuals, problem.x0, jac_sparsity=problem.sparsity(),
+    result = least_squares(problem.residuals, problem.x0, jac=problem.jacobian,
                            bounds=(problem.lower, problem.upper), method="trf", x_scale="jac",
                            max_nfev=max_iter)
     weights, strength, delay, residual = problem.unpack(result.x)
@@ -351,29 +365,86 @@ class _SynXProblem:
                          for a in arrays])
 
     def unpack(self, x):
-        """(weights (categories, k, H), strengths (6,), delay, residual excitations (B, T, 4))."""
-        weights = np.asarray(x[:self.n_weights]).reshape(len(self.labels), self.k, self.n_hidden)
+        """(weights (categories, k, H), strengths (6,), delay, residual excitations (B, T, 4)) of
+        a parameter vector x; for P vectors (P, n), each with a leading P axis."""
+        x = np.asarray(x, dtype=float)
+        sets = x.reshape(-1, x.shape[-1])
+        P = len(sets)
+        weights = sets[:, :self.n_weights].reshape(P, len(self.labels), self.k, self.n_hidden)
         if self.calibrate:
-            strength, delay = np.asarray(x[self.n_weights:self.n_weights + 6]), float(x[self.n_weights + 6])
+            strength, delay = sets[:, self.n_weights:self.n_weights + 6], sets[:, self.n_weights + 6]
         else:
-            strength, delay = np.ones(6), 0.04
-        residual = np.zeros((len(self.lengths), self.length_max, len(SURFACE_MUSCLES)))
+            strength, delay = np.ones((P, 6)), np.full(P, 0.04)
+        residual = np.zeros((P, len(self.lengths), self.length_max, len(SURFACE_MUSCLES)))
         for i, basis in enumerate(self.bases):
-            nodes = np.asarray(x[self.node_start[i]:self.node_start[i + 1]]).reshape(basis.shape[1], -1)
-            residual[i, :self.lengths[i]][:, self.measured] = basis @ nodes
+            nodes = sets[:, self.node_start[i]:self.node_start[i + 1]].reshape(P, basis.shape[1], -1)
+            residual[:, i, :self.lengths[i], self.measured] = np.moveaxis(basis @ nodes, -1, 0)
+        if x.ndim == 1:
+            return weights[0], strength[0], float(delay[0]), residual[0]
         return weights, strength, delay, residual
 
     def residuals(self, x):
-        weights, strength, delay, residual = self.unpack(x)
-        deep = np.clip(np.einsum("btk,bkd->btd", self.activations, weights[self.member]), 0.0, 1.0)
+        """The residual vector (m,) of x (n,); for P parameter vectors (P, n), the P residual
+        vectors (P, m), computed in one pass of the chain."""
+        x = np.asarray(x, dtype=float)
+        weights, strength, delay, residual = self.unpack(np.atleast_2d(x))
+        P = len(delay)
+        deep = np.clip(np.einsum("btk,pbkd->pbtd", self.activations, weights[:, self.member]), 0.0, 1.0)
         surface = np.clip(self.batch["surface"] + residual, 0.0, 1.0)
         torque = model_torque(surface, deep, self.batch["length"], self.batch["speed"], self.batch["moment_arm"],
                               self.nominal, strength, delay, self.time_step, hidden=self.hidden)
-        parts = [(self.mask * (torque - self.batch["torque"]) / self.torque_scale).ravel(),
-                 np.sqrt(self.extrapolated_weight) * (self.mask[..., None] * deep).ravel()]
+        parts = [(self.mask * (torque - self.batch["torque"]) / self.torque_scale).reshape(P, -1),
+                 np.sqrt(self.extrapolated_weight) * (self.mask[..., None] * deep).reshape(P, -1)]
         if self.residual_weight:
-            parts.append(np.sqrt(self.residual_weight) * residual[..., self.measured].ravel())
-        return self.scale * np.concatenate(parts)
+            parts.append(np.sqrt(self.residual_weight) * residual[..., self.measured].reshape(P, -1))
+        out = self.scale * np.concatenate(parts, axis=1)
+        return out[0] if x.ndim == 1 else out
+
+    def jacobian(self, x):
+        """Forward-difference Jacobian (sparse, the pattern of :meth:`sparsity`) at x.
+
+        The same differences as SciPy's ``approx_derivative`` (``"2-point"``, steps of
+        sqrt(machine epsilon) relative to max(1, |x|), turned back or shortened at a bound) with
+        the same sparsity: columns that share no row are perturbed together. The difference is
+        the cost: every group's perturbed vector goes through the chain in one batched pass,
+        instead of one pass per group (the activation dynamics are a Python loop over time steps,
+        whose cost is per step, nearly whatever the batch).
+        """
+        x = np.asarray(x, dtype=float)
+        pattern, groups = self._pattern()
+        step = np.sqrt(np.finfo(float).eps) * np.where(x >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(x))
+        below, above = x - self.lower, self.upper - x
+        outside = (x + step < self.lower) | (x + step > self.upper)
+        fits = np.abs(step) <= np.maximum(below, above)
+        step[outside & fits] *= -1
+        step = np.where(fits, step, np.where(above >= below, above, -below))
+        step = (x + step) - x  # the step as represented
+        n_groups = int(groups.max()) + 1
+        moved = x + step * (groups[None, :] == np.arange(n_groups)[:, None])
+        values = self.residuals(np.vstack([x[None], moved]))
+        rows, columns = pattern.nonzero()
+        difference = (values[1 + groups[columns], rows] - values[0, rows]) / step[columns]
+        return csr_matrix((difference, (rows, columns)), shape=pattern.shape)
+
+    def _pattern(self):
+        """The sparsity (CSR) and each column's group (columns of a group share no row), greedy
+        in column order; computed once."""
+        if not hasattr(self, "_groups"):
+            pattern = self.sparsity()
+            by_column = pattern.tocsc()
+            taken, groups = [], np.empty(pattern.shape[1], dtype=int)
+            for j in range(pattern.shape[1]):
+                rows = by_column.indices[by_column.indptr[j]:by_column.indptr[j + 1]]
+                for g, used in enumerate(taken):
+                    if not used[rows].any():
+                        break
+                else:
+                    g = len(taken)
+                    taken.append(np.zeros(pattern.shape[0], dtype=bool))
+                taken[g][rows] = True
+                groups[j] = g
+            self._groups = (pattern, groups)
+        return self._groups
 
     def sparsity(self, memory: float = 0.6):
         """Which residuals each parameter can move.

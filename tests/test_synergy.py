@@ -119,13 +119,7 @@ def test_imports_without_tensorflow():
 def test_jacobian_sparsity_covers_every_dependence(rng):
     """The sparsity handed to the solver must contain every entry of a dense finite-difference
     Jacobian (a missing entry would silently corrupt the fitted gradients)."""
-    trials, _, nominal = synthetic_trials(rng, [[[0.25, 0.0], [0.0, 0.3]]] * 2, (0.0, 1.5))
-    for t in trials:
-        for name in ("surface", "length", "speed", "moment_arm", "torque"):
-            setattr(t, name, getattr(t, name)[:150])
-    found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
-    problem = synergy._SynXProblem(trials, found, nominal, 0.01, True, 0.01, 1.0, 0.2, 0.3, (0.5, 1.6),
-                                   (0.0, 0.1), 5.0, ["a", "b"])
+    problem, _, _ = short_problem(rng)
     x = problem.x0 + rng.uniform(0.0, 0.05, problem.x0.shape)  # residual nodes off their bounds' kinks
     base = problem.residuals(x)
     pattern = problem.sparsity().toarray().astype(bool)
@@ -136,6 +130,62 @@ def test_jacobian_sparsity_covers_every_dependence(rng):
         moved = np.abs(problem.residuals(x + step) - base) > 1e-13
         assert moved.any(), f"parameter {j} moves nothing"
         assert not np.any(moved & ~pattern[:, j]), f"parameter {j} moves residuals outside the pattern"
+
+
+def short_problem(rng):
+    """A SynX problem with every kind of parameter: two weight categories, strengths and delay,
+    residual nodes (150 samples per trial, for speed)."""
+    trials, _, nominal = synthetic_trials(rng, [[[0.25, 0.0], [0.0, 0.3]]] * 2, (0.0, 1.5))
+    for t in trials:
+        for name in ("surface", "length", "speed", "moment_arm", "torque"):
+            setattr(t, name, getattr(t, name)[:150])
+    found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
+    return synergy._SynXProblem(trials, found, nominal, 0.01, True, 0.01, 1.0, 0.2, 0.3, (0.5, 1.6),
+                                (0.0, 0.1), 5.0, ["a", "b"]), trials, nominal
+
+
+@pytest.mark.opensim
+def test_a_batch_of_parameter_vectors_gives_each_its_own_residuals(rng):
+    """P parameter vectors in one pass (the batched Jacobian's evaluations) give what each gives
+    alone, and P models in model_torque give what each gives with the one-model delay path."""
+    problem, trials, nominal = short_problem(rng)
+    sets = problem.lower + rng.uniform(0.2, 0.8, (4, len(problem.x0))) * (problem.upper - problem.lower)
+    together = problem.residuals(sets)
+    assert together.shape == (4, len(problem.residuals(sets[0])))
+    for x, row in zip(sets, together):
+        np.testing.assert_allclose(row, problem.residuals(x), rtol=1e-12, atol=1e-14)
+    t = trials[0]
+    deep = rng.uniform(0.0, 0.5, (3, len(t.torque), 2))
+    strength, delay = rng.uniform(0.6, 1.4, (3, 6)), np.array([0.0, 0.037, 0.081])
+    batched = synergy.model_torque(t.surface, deep, t.length, t.speed, t.moment_arm, nominal, strength, delay)
+    for p in range(3):
+        alone = synergy.model_torque(t.surface, deep[p], t.length, t.speed, t.moment_arm, nominal, strength[p],
+                                     float(delay[p]))
+        np.testing.assert_allclose(batched[p], alone, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.opensim
+def test_the_batched_jacobian_is_scipys_finite_difference_jacobian(rng):
+    """:meth:`_SynXProblem.jacobian` against SciPy's own sparse forward differences, with a
+    strength at its upper bound (where the step must turn back) and the delay near its lower one."""
+    from scipy.optimize._numdiff import approx_derivative
+
+    problem, _, _ = short_problem(rng)
+    x = problem.x0 + rng.uniform(0.0, 0.05, problem.x0.shape)
+    x[problem.n_weights] = problem.upper[problem.n_weights]
+    x[problem.n_weights + 6] = 1e-9
+    evaluated, residuals = [], problem.residuals
+    problem.residuals = lambda sets: evaluated.append(np.array(sets)) or residuals(sets)
+    ours = problem.jacobian(x)
+    problem.residuals = residuals
+    assert len(evaluated) == 1  # every perturbation in one pass
+    assert np.all(evaluated[0] >= problem.lower) and np.all(evaluated[0] <= problem.upper)  # none outside a bound
+    scipys = approx_derivative(problem.residuals, x, method="2-point", bounds=(problem.lower, problem.upper),
+                               sparsity=problem.sparsity())
+    assert ours.shape == scipys.shape
+    scale = np.abs(scipys.toarray()).max()
+    np.testing.assert_allclose(ours.toarray(), scipys.toarray(), rtol=1e-5, atol=1e-6 * scale)
+    assert np.abs(ours[:, problem.n_weights].toarray()).max() > 1e-3 * scale  # the bound column was differenced
 
 
 @pytest.mark.opensim
