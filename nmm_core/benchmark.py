@@ -80,8 +80,7 @@ def training_throughput(data: SubjectData, backbone: str = "transformer", jit_co
     ``error`` is the exception text when this configuration cannot train (else None).
     """
     windows = training.windows(data.arrays["train"], window, stride)[1].shape[0]
-    size = min(batch_size, windows)
-    n_windows = windows // size * size  # trained per epoch: full batches only (training.full_batches)
+    n_windows = training.trained_windows(windows, batch_size)  # full batches only (training.full_batches)
     try:
         model = training.build_model(data.learner, window, backbone=backbone, jit_compile=jit_compile)
         _, first = training.train(model, data.arrays["train"], window, 1, stride, batch_size)

@@ -378,6 +378,15 @@ class _BestPerMember:
             variable.assign(best)
 
 
+def _batch(n_windows: int, batch_size: int) -> int:
+    return min(int(batch_size), int(n_windows))  # all windows in one batch if there are fewer
+
+
+def trained_windows(n_windows: int, batch_size: int) -> int:
+    """How many of ``n_windows`` windows :func:`full_batches` trains per epoch (full batches only)."""
+    return n_windows // _batch(n_windows, batch_size) * _batch(n_windows, batch_size)
+
+
 def full_batches(x, y: np.ndarray, batch_size: int, seed: int = 0):
     """The training windows as a ``tf.data.Dataset`` of full batches (Keras reads one with any
     backend): every epoch a new permutation of the windows (drawn from ``seed``), cut into
@@ -388,7 +397,7 @@ def full_batches(x, y: np.ndarray, batch_size: int, seed: int = 0):
     model). ``x``: one array or a dict of arrays, windows first."""
     import tensorflow as tf
 
-    size = min(int(batch_size), len(y))
+    size = _batch(len(y), batch_size)
     return (tf.data.Dataset.from_tensor_slices((x, y))
             .shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
             .batch(size, drop_remainder=True))

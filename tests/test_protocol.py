@@ -151,7 +151,7 @@ def test_training_batches_are_full_fresh_permutations_of_the_windows():
         assert len(batches) == n // size
         rows = np.concatenate([target for _, target in batches]).astype(int)
         assert all(len(target) == size for _, target in batches)
-        assert len(set(rows)) == len(rows) == size * (n // size)
+        assert len(set(rows)) == len(rows) == size * (n // size) == training.trained_windows(n, size)
         for inputs, target in batches:
             np.testing.assert_array_equal(inputs["a"][:, 0], 10 * target)
             np.testing.assert_array_equal(inputs["b"][:, 0], -target)
@@ -162,4 +162,4 @@ def test_training_batches_are_full_fresh_permutations_of_the_windows():
     np.testing.assert_array_equal(np.concatenate([t for _, t in again[1]]), orders[1])
     # Fewer windows than a batch: one batch of all of them.
     small = list(training.full_batches(x["a"][:5], y[:5], size).as_numpy_iterator())
-    assert len(small) == 1 and sorted(small[0][1]) == list(range(5))
+    assert len(small) == 1 and sorted(small[0][1]) == list(range(5)) and training.trained_windows(5, size) == 5
