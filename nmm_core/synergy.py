@@ -219,7 +219,7 @@ def model_torque(surface, deep, length, speed, moment_arm, nominal: dict, streng
     ``tendon_slack_length`` and ``pennation_angle_at_optimal`` (6 each, MUSCLE_NAMES order).
     ``strength_scale`` (6,) and ``delay`` (a number) may instead come as P sets, (P, 6) and
     (P,), with excitations of shape (P, ..., T, ·): P models in one pass (the perturbed
-    parameters of a finite-difference Jacobian, :meth:`_SynXProblem.jacobian`).
+    parameters of a finite-difference Jacobian, ``_SynXProblem.jacobian``).
     The neural constants default to the NMM's nominal values.
     """
     order = np.array(excitation_order(hidden))
@@ -277,7 +277,7 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     ``max_iter`` evaluations of the cost besides the Jacobians) with a
     finite-difference Jacobian whose known sparsity (a residual node only moves the torque for
     about a second after it) lets columns be perturbed together; all of a Jacobian's
-    perturbations go through the chain in one batched pass (:meth:`_SynXProblem.jacobian`).
+    perturbations go through the chain in one batched pass (``_SynXProblem.jacobian``).
     NMF weights are non-negative.
 
     ``categories`` gives each trial a label (SynX's weight categorisation: the trial's name for
