@@ -15,11 +15,11 @@ is written.
 import argparse
 import contextlib
 import statistics
-import time
 
 from scipy.optimize._numdiff import approx_derivative
 
 from nmm_core import protocol, synergy, training
+from nmm_core.benchmark import repeat
 from nmm_core.plotting import markdown_table
 
 
@@ -55,12 +55,10 @@ def fits(data):
 
 
 def timed(function, runs):
-    times, value = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        value = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
+    """Median wall time of ``runs`` calls (:func:`nmm_core.benchmark.repeat`) and the last value."""
+    values = []
+    times = repeat(lambda: values.append(function()), runs, warmup=0)
+    return statistics.median(times), values[-1]
 
 
 def main():

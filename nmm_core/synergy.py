@@ -411,7 +411,7 @@ class _SynXProblem:
         whose cost is per step, nearly whatever the batch).
         """
         x = np.asarray(x, dtype=float)
-        pattern, groups = self._pattern()
+        pattern, groups, rows, columns = self._pattern()
         step = np.sqrt(np.finfo(float).eps) * np.where(x >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(x))
         below, above = x - self.lower, self.upper - x
         outside = (x + step < self.lower) | (x + step > self.upper)
@@ -422,13 +422,12 @@ class _SynXProblem:
         n_groups = int(groups.max()) + 1
         moved = x + step * (groups[None, :] == np.arange(n_groups)[:, None])
         values = self.residuals(np.vstack([x[None], moved]))
-        rows, columns = pattern.nonzero()
         difference = (values[1 + groups[columns], rows] - values[0, rows]) / step[columns]
         return csr_matrix((difference, (rows, columns)), shape=pattern.shape)
 
     def _pattern(self):
-        """The sparsity (CSR) and each column's group (columns of a group share no row), greedy
-        in column order; computed once."""
+        """The sparsity (CSR), each column's group (columns of a group share no row, greedy in
+        column order) and the rows and columns of its entries; computed once per problem."""
         if not hasattr(self, "_groups"):
             pattern = self.sparsity()
             by_column = pattern.tocsc()
@@ -443,7 +442,7 @@ class _SynXProblem:
                     taken.append(np.zeros(pattern.shape[0], dtype=bool))
                 taken[g][rows] = True
                 groups[j] = g
-            self._groups = (pattern, groups)
+            self._groups = (pattern, groups, *pattern.nonzero())
         return self._groups
 
     def sparsity(self, memory: float = 0.6):

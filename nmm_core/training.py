@@ -384,7 +384,8 @@ def _batch(n_windows: int, batch_size: int) -> int:
 
 def trained_windows(n_windows: int, batch_size: int) -> int:
     """How many of ``n_windows`` windows :func:`full_batches` trains per epoch (full batches only)."""
-    return n_windows // _batch(n_windows, batch_size) * _batch(n_windows, batch_size)
+    size = _batch(n_windows, batch_size)
+    return n_windows // size * size
 
 
 def full_batches(x, y: np.ndarray, batch_size: int, seed: int = 0):
