@@ -44,10 +44,14 @@ a cohort variant differs in how its subjects share the elbow torque among their 
       range of antagonist activity of such movements). It depends on the movement, not on the
       agonists: the flexors then work harder to cancel it.
 
-    The truth still comes from ``MocoInverse``: a first solve with the linear costs (extra
-    ``MocoOutputGoal`` terms on the activations), then a second in which a
-    ``MocoControlTrackingGoal`` holds the medial head at the larger of its first solution and
-    the co-contraction demand. Every trial passes the same torque-consistency check.
+    The truth still comes from ``MocoInverse``: a first solve with the linear costs, then a
+    second in which a ``MocoControlTrackingGoal`` holds the medial head at the larger of its
+    first solution and the co-contraction demand. A head's squared and linear terms are posed
+    together as one ``MocoControlTrackingGoal`` term, ``w_i (a_i + c_i / 2 w_i)^2``, which
+    differs from ``w_i a_i^2 + c_i a_i`` by a constant: the same optimum, and each cost
+    evaluation reads the controls only (a ``MocoOutputGoal`` on the activations, as first
+    written, realises the model at every finite-difference evaluation and made the solves
+    about twice as slow; the solutions agree within the solver's tolerance). Every trial passes the same torque-consistency check.
     The variant's own draws come from its own seed (:data:`THRESHOLDS_SEED`).
 """
 
@@ -244,8 +248,9 @@ def _moco_activations(subject: CohortSubject, spec: TrialSpec, time, angle, mesh
                       linear_costs: Mapping[str, float] | None = None, tracking: Mapping[str, np.ndarray] | None = None):
     """One ``MocoInverse`` solve: the six activations (T, 6) at ``time``, in
     :data:`~nmm_core.config.MUSCLE_NAMES` order. ``linear_costs`` adds ``c * activation`` to the
-    effort of those muscles (``MocoOutputGoal``); ``tracking`` ``{muscle: (T,) reference}`` holds
-    those muscles near a reference (``MocoControlTrackingGoal``, :data:`COCONTRACTION_WEIGHT`)."""
+    effort of those muscles (posed as :func:`_threshold_goal`); ``tracking`` ``{muscle: (T,)
+    reference}`` holds those muscles near a reference (``MocoControlTrackingGoal``,
+    :data:`COCONTRACTION_WEIGHT`)."""
     import opensim as osim
 
     model = arm_model.build_arm_model(subject.body, spec.hand_load, spec.shoulder_angle)
@@ -269,22 +274,9 @@ def _moco_activations(subject: CohortSubject, spec: TrialSpec, time, angle, mesh
     inverse.set_kinematics_allow_extra_columns(True)
     study = inverse.initialize()
     problem = study.updProblem()
-    effort = osim.MocoControlGoal.safeDownCast(problem.updGoal("excitation_effort"))
     for name in MUSCLE_NAMES:
-        effort.setWeightForControl(f"/forceset/{name}", float(subject.effort_weights[name]))
         problem.setControlInfo(f"/forceset/{name}", osim.MocoBounds(subject.minimum_activation, 1.0))
-    for name, cost in (linear_costs or {}).items():
-        linear = osim.MocoOutputGoal(f"threshold_{name}", float(cost))  # exponent 1: c * a
-        linear.setOutputPath(f"/forceset/{name}|activation")
-        problem.addGoal(linear)
-    if tracking:
-        goal = osim.MocoControlTrackingGoal("cocontraction", COCONTRACTION_WEIGHT)
-        table = osim.TimeSeriesTable()
-        table.setColumnLabels([f"/forceset/{name}" for name in tracking])
-        for k, t in enumerate(time):
-            table.appendRow(float(t), osim.RowVector([float(reference[k]) for reference in tracking.values()]))
-        goal.setReference(osim.TableProcessor(table))
-        problem.addGoal(goal)
+    _motor_control_goals(problem, subject, time, dict(linear_costs or {}), tracking)
     solver = osim.MocoCasADiSolver.safeDownCast(study.updSolver())
     solver.set_verbosity(0)
     solver.set_optim_ipopt_print_level(0)
@@ -300,6 +292,52 @@ def _moco_activations(subject: CohortSubject, spec: TrialSpec, time, angle, mesh
     control_names = list(solution.getControlNames())
     columns = [control_names.index(f"/forceset/{m}") for m in MUSCLE_NAMES]
     return np.clip(CubicSpline(solved_time, controls[:, columns], axis=0)(time), subject.minimum_activation, 1.0)
+
+
+def _motor_control_goals(problem, subject: CohortSubject, time, linear_costs: Mapping[str, float],
+                         tracking: Mapping[str, np.ndarray] | None) -> None:
+    """Set the cost of a ``MocoInverse`` problem: the effort ``sum_i w_i a_i^2``, plus
+    ``c_i a_i`` for the heads in ``linear_costs`` (their two terms together in
+    :func:`_threshold_goal`), plus the co-contraction tracking of ``tracking``."""
+    import opensim as osim
+
+    effort = osim.MocoControlGoal.safeDownCast(problem.updGoal("excitation_effort"))
+    for name in MUSCLE_NAMES:
+        effort.setWeightForControl(f"/forceset/{name}",
+                                   0.0 if name in linear_costs else float(subject.effort_weights[name]))
+    if linear_costs:
+        problem.addGoal(_threshold_goal(subject, time, linear_costs))
+    if tracking:
+        problem.addGoal(_control_tracking_goal("cocontraction", COCONTRACTION_WEIGHT, time, tracking))
+
+
+def _control_tracking_goal(name: str, weight: float, time, references: Mapping[str, np.ndarray],
+                           control_weights: Mapping[str, float] | None = None):
+    """A ``MocoControlTrackingGoal`` holding each muscle's control near its reference (T,) at
+    ``time``: ``weight * sum_i control_weights[i] * (a_i - reference_i)^2`` (control weights
+    1 when not given)."""
+    import opensim as osim
+
+    goal = osim.MocoControlTrackingGoal(name, float(weight))
+    table = osim.TimeSeriesTable()
+    table.setColumnLabels([f"/forceset/{muscle}" for muscle in references])
+    for k, t in enumerate(time):  # every time point: the reference's spline needs several
+        table.appendRow(float(t), osim.RowVector([float(reference[k]) for reference in references.values()]))
+    goal.setReference(osim.TableProcessor(table))
+    for muscle, control_weight in (control_weights or {}).items():
+        goal.setWeightForControl(f"/forceset/{muscle}", float(control_weight))
+    return goal
+
+
+def _threshold_goal(subject: CohortSubject, time, linear_costs: Mapping[str, float]):
+    """The effort of the heads with a linear cost, ``sum_i w_i a_i^2 + c_i a_i``, as the
+    tracking goal ``sum_i w_i (a_i - r_i)^2`` with the constant reference ``r_i = -c_i / 2 w_i``
+    (the two differ by the constant ``c_i^2 / 4 w_i``, so their optimum is the same; module
+    docstring)."""
+    weights = {muscle: float(subject.effort_weights[muscle]) for muscle in linear_costs}
+    references = {muscle: np.full(len(time), -float(cost) / (2.0 * weights[muscle]))
+                  for muscle, cost in linear_costs.items()}
+    return _control_tracking_goal("thresholds", 1.0, time, references, weights)
 
 
 def solve_true_excitations(subject: CohortSubject, spec: TrialSpec, mesh_interval: float = 0.02,

@@ -332,3 +332,30 @@ def test_the_deep_share_of_torque_is_all_or_nothing_when_only_one_muscle_is_exci
     assert set(shares) == {0.0, 2.0}
     assert shares[0.0]["BRA"] > 0.8 and shares[0.0]["TRImed"] > 0.8, shares
     assert shares[2.0]["BRA"] < 0.1 and shares[2.0]["TRImed"] < 0.1, shares
+
+
+def test_the_threshold_goal_gives_the_optimum_of_the_squared_plus_linear_cost(monkeypatch):
+    """The thresholds variant poses w a^2 + c a as w (a + c / 2w)^2 (a control tracking goal);
+    the cost as first written, OpenSim's own output goal on the activations (c * a) beside the
+    squared effort, must reach the same activations within the solver's tolerance."""
+    import opensim as osim
+
+    def as_written(problem, subject, time, linear_costs, tracking):
+        effort = osim.MocoControlGoal.safeDownCast(problem.updGoal("excitation_effort"))
+        for name in config.MUSCLE_NAMES:
+            effort.setWeightForControl(f"/forceset/{name}", float(subject.effort_weights[name]))
+        for name, cost in linear_costs.items():
+            goal = osim.MocoOutputGoal(f"linear_{name}", float(cost))  # exponent 1: c * a
+            goal.setOutputPath(f"/forceset/{name}|activation")
+            problem.addGoal(goal)
+
+    subject, thresholds = cohort.make_cohort()[1], cohort.recruitment_thresholds(1)
+    spec = dict(cohort.trial_plan(1, quick=True))["hanging_2kg_2"]
+    time, angle = spec.kinematics()
+    posed = cohort._moco_activations(subject, spec, time, angle, 0.02, thresholds.linear_costs)
+    monkeypatch.setattr(cohort, "_motor_control_goals", as_written)
+    written = cohort._moco_activations(subject, spec, time, angle, 0.02, thresholds.linear_costs)
+    minimum_effort = cohort._moco_activations(subject, spec, time, angle, 0.02)
+    difference = np.abs(posed - written).max()
+    assert difference < 0.02
+    assert np.abs(minimum_effort - written).max() > 5 * difference  # the linear costs matter here
