@@ -28,8 +28,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)  ## create or update the virtual environment from requirements.lock
 
-test: $(STAMP)  ## run every test (OpenSim cross-checks and the strict book build included)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## run every test (OpenSim cross-checks and the strict book build included; two pytest runs at once)
+	$(BIN)/python scripts/run_tests.py
 
 test-fast: $(STAMP)  ## the tests without the notebook and book build
 	$(BIN)/python -m pytest -m "not book"
