@@ -202,6 +202,7 @@ def test_book_checker_finds_error_outputs_missing_figures_and_empty_tables(tmp_p
     assert any("table 1 has 1 header cells and 0 rows" in p for p in problems)
 
 
+@pytest.mark.reproduction
 def test_quick_reproduction_builds_the_strict_book(tmp_path):
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO_ROOT / name, tmp_path / name)
