@@ -233,14 +233,22 @@ class TrialSpec:
         return time, angle
 
 
-def _moco_kinematics_table(time, elbow_angle, shoulder_angle):
+def _time_series_table(time, columns: Mapping[str, np.ndarray]):
+    """An OpenSim ``TimeSeriesTable`` with one row per time point and the (T,) ``columns``
+    under their labels."""
     import opensim as osim
 
     table = osim.TimeSeriesTable()
-    table.setColumnLabels(["/jointset/elbow/elbow_flexion/value",
-                           "/jointset/shoulder/shoulder_elevation/value"])
-    for t, q in zip(time, elbow_angle):
-        table.appendRow(float(t), osim.RowVector([float(q), float(shoulder_angle)]))
+    table.setColumnLabels(list(columns))
+    for k, t in enumerate(time):
+        table.appendRow(float(t), osim.RowVector([float(column[k]) for column in columns.values()]))
+    return table
+
+
+def _moco_kinematics_table(time, elbow_angle, shoulder_angle):
+    table = _time_series_table(time, {"/jointset/elbow/elbow_flexion/value": elbow_angle,
+                                      "/jointset/shoulder/shoulder_elevation/value":
+                                          np.full(len(time), float(shoulder_angle))})
     table.addTableMetaDataString("inDegrees", "no")  # Moco needs this metadata
     return table
 
@@ -320,10 +328,8 @@ def _control_tracking_goal(name: str, weight: float, time, references: Mapping[s
     import opensim as osim
 
     goal = osim.MocoControlTrackingGoal(name, float(weight))
-    table = osim.TimeSeriesTable()
-    table.setColumnLabels([f"/forceset/{muscle}" for muscle in references])
-    for k, t in enumerate(time):  # every time point: the reference's spline needs several
-        table.appendRow(float(t), osim.RowVector([float(reference[k]) for reference in references.values()]))
+    # Every time point, even for a constant reference: the reference's spline needs several.
+    table = _time_series_table(time, {f"/forceset/{muscle}": reference for muscle, reference in references.items()})
     goal.setReference(osim.TableProcessor(table))
     for muscle, control_weight in (control_weights or {}).items():
         goal.setWeightForControl(f"/forceset/{muscle}", float(control_weight))
