@@ -11,6 +11,8 @@ status is 0 only if both runs pass. Arguments are passed to both runs, e.g. ``-x
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,16 +24,18 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryFile(mode="w+") as report, tempfile.TemporaryDirectory(prefix="nmm-tests-") as temp:
         started = time.perf_counter()
         # Each run has its own temporary folders, and the background run no cache: the two runs
-        # must not clean up or write each other's files.
-        reproduction = subprocess.Popen([*pytest, "-m", "reproduction", "-p", "no:cacheprovider", f"--basetemp={temp}/reproduction"],
-                                stdout=report, stderr=subprocess.STDOUT, text=True)
+        # must not clean up or write each other's files. The background run has its own process
+        # group, so that stopping it stops the processes it started (notebook kernels) too.
+        reproduction = subprocess.Popen(
+            [*pytest, "-m", "reproduction", "-p", "no:cacheprovider", f"--basetemp={temp}/reproduction"],
+            stdout=report, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
             others = subprocess.run([*pytest, "-m", "not reproduction", f"--basetemp={temp}/others"]).returncode
             print(f"\nwaiting for the quick reproduction test (pytest -m reproduction, running for "
                   f"{time.perf_counter() - started:.0f} s) ...", flush=True)
             status = reproduction.wait()
         except BaseException:  # Ctrl-C or a crash here: leave no test running behind
-            reproduction.kill()
+            os.killpg(reproduction.pid, signal.SIGKILL)
             raise
         report.seek(0)
         print(f"\n----- pytest -m reproduction ({time.perf_counter() - started:.0f} s) -----", flush=True)

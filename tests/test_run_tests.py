@@ -1,8 +1,10 @@
 """``make test``'s runner (scripts/run_tests.py): both pytest runs, and its exit status."""
 
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,42 @@ def test_the_runner_runs_both_parts_and_fails_when_either_fails(tmp_path, failin
     assert ("1 failed" if failing == "reproduction" else "1 passed") in reproduction_report and "1 deselected" in reproduction_report
     assert ("1 failed" if failing == "others" else "1 passed") in others_report and "1 deselected" in others_report
     assert (run.returncode == 0) == (failing is None)
+
+
+def test_stopping_the_runner_stops_the_background_run_and_what_it_started(tmp_path):
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    reproduction: slow\n")
+    pid_file = tmp_path / "grandchild.pid"
+    (tmp_path / "test_parts.py").write_text(textwrap.dedent(f"""
+        import subprocess, time
+        import pytest
+
+        @pytest.mark.reproduction
+        def test_reproduction_part():
+            child = subprocess.Popen(["sleep", "300"])  # like a notebook kernel under the runner
+            open({str(pid_file)!r}, "w").write(str(child.pid))
+            time.sleep(300)
+
+        def test_other_part():
+            time.sleep(300)
+        """))
+    runner = subprocess.Popen([sys.executable, str(RUNNER), "-c", str(tmp_path / "pytest.ini"), str(tmp_path)],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not pid_file.is_file() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the background run never started its child"
+        time.sleep(0.1)
+    grandchild = int(pid_file.read_text())
+    runner.send_signal(signal.SIGINT)  # Ctrl-C
+    assert runner.wait(timeout=60) != 0
+    deadline = time.monotonic() + 10
+    while _running(grandchild):
+        assert time.monotonic() < deadline, "a process of the background run is still running"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (Linux /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
