@@ -19,7 +19,12 @@ import tempfile
 import time
 
 
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through main, which stops the background run
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _stop)  # a cancelled CI job: stop both runs, as Ctrl-C does
     pytest = [sys.executable, "-m", "pytest", *argv]
     with tempfile.TemporaryFile(mode="w+") as report, tempfile.TemporaryDirectory(prefix="nmm-tests-") as temp:
         started = time.perf_counter()
@@ -34,7 +39,7 @@ def main(argv: list[str]) -> int:
             print(f"\nwaiting for the quick reproduction test (pytest -m reproduction, running for "
                   f"{time.perf_counter() - started:.0f} s) ...", flush=True)
             status = reproduction.wait()
-        except BaseException:  # Ctrl-C or a crash here: leave no test running behind
+        except BaseException:  # Ctrl-C, SIGTERM or a crash here: leave no test running behind
             os.killpg(reproduction.pid, signal.SIGKILL)
             raise
         report.seek(0)

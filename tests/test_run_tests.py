@@ -35,7 +35,8 @@ def test_the_runner_runs_both_parts_and_fails_when_either_fails(tmp_path, failin
     assert (run.returncode == 0) == (failing is None)
 
 
-def test_stopping_the_runner_stops_the_background_run_and_what_it_started(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_the_runner_stops_the_background_run_and_what_it_started(tmp_path, stop):
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    reproduction: slow\n")
     pid_file = tmp_path / "grandchild.pid"
     (tmp_path / "test_parts.py").write_text(textwrap.dedent(f"""
@@ -51,14 +52,17 @@ def test_stopping_the_runner_stops_the_background_run_and_what_it_started(tmp_pa
         def test_other_part():
             time.sleep(300)
         """))
+    # Default signal handling in the runner, as in a terminal: a test run started in the
+    # background of a non-interactive shell inherits SIGINT ignored.
     runner = subprocess.Popen([sys.executable, str(RUNNER), "-c", str(tmp_path / "pytest.ini"), str(tmp_path)],
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not pid_file.is_file() or not pid_file.read_text():
         assert time.monotonic() < deadline, "the background run never started its child"
         time.sleep(0.1)
     grandchild = int(pid_file.read_text())
-    runner.send_signal(signal.SIGINT)  # Ctrl-C
+    runner.send_signal(stop)
     assert runner.wait(timeout=60) != 0
     deadline = time.monotonic() + 10
     while _running(grandchild):
