@@ -371,6 +371,38 @@ class Backbone(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="nmm")
+class MemberAdam(keras.optimizers.Adam):
+    """Adam whose step size can differ between the members of an NMM: every update of member k
+    is scaled by ``member_scale[k]`` (all 1 by default, when it is plain Adam to the last bit).
+    Every weight of an NMM has the member axis first, so the scale broadcasts over the rest.
+
+    This lets members that follow different learning-rate schedules train as one model: with
+    the optimizer's learning rate on a schedule, a member whose scale is ``constant / rate``
+    trains at the constant rate (:func:`nmm_core.training.train`)."""
+
+    def __init__(self, members: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.members = int(members)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        for variable in var_list:
+            if len(variable.shape) == 0 or variable.shape[0] != self.members:
+                raise ValueError(f"MemberAdam for {self.members} members: the weight {variable.path} has shape "
+                                 f"{tuple(variable.shape)}, without the member axis first.")
+        super().build(var_list)
+        self.member_scale = self.add_variable((self.members,), initializer="ones", name="member_scale")
+
+    def update_step(self, gradient, variable, learning_rate):
+        scale = ops.reshape(ops.cast(self.member_scale, variable.dtype), (self.members,) + (1,) * (len(variable.shape) - 1))
+        super().update_step(gradient, variable, ops.cast(learning_rate, variable.dtype) * scale)
+
+    def get_config(self):
+        return {**super().get_config(), "members": self.members}
+
+
+@keras.saving.register_keras_serializable(package="nmm")
 class NMM(keras.Model):
     """Backbone + physics, K members side by side. ``fit(x, torque)`` with the standard loop.
 

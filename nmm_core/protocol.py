@@ -117,8 +117,8 @@ def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dic
             schedule: str | None = training.SETTINGS["schedule"], backbone: str = "transformer", synergies: int = 0,
             same_start: bool = False):
     """NMM members, one per entry of ``settings`` (:data:`nmm_core.training.MEMBER_SETTINGS`
-    keys), trained together on ``fit`` with each member stopped at its best epoch on
-    ``validation``. ``synergies`` > 0: with a synergy prior over that many synergies (the
+    keys, and ``"schedule"``, by default ``schedule``), trained together on ``fit`` with each
+    member stopped at its best epoch on ``validation``. ``synergies`` > 0: with a synergy prior over that many synergies (the
     trials must carry their activations, :func:`nmm_core.training.with_synergies`).
     ``same_start``: every member starts from the first member's network weights, so that
     members differ by their settings alone (candidates, ablations); otherwise each starts from
@@ -130,9 +130,11 @@ def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dic
                                  synergies=synergies, jit_compile=plan.jit_compile, **members)
     if same_start:
         start_alike(model)
+    schedules = [s.get("schedule", schedule) for s in settings]
     history, seconds = training.train(model, fit, plan.window, plan.max_epochs, stride=plan.stride,
                                       batch_size=plan.batch_size, seed=seed, validation=validation,
-                                      patience=plan.patience, schedule=schedule)
+                                      patience=plan.patience,
+                                      schedule=schedules[0] if len(set(schedules)) == 1 else schedules)
     return model, history, seconds
 
 
@@ -174,11 +176,10 @@ def select_synx(fit: Sequence, validation: Sequence, nominal: dict, seed: int = 
 #: The NMM chapter's ablation: each of the changes of :data:`nmm_core.training.SETTINGS` taken
 #: away alone, all of them taken away, the parameters frozen at nominal, and (a diagnosis that
 #: reads the truth, never used to choose anything) the physics frozen at the true parameters.
-#: Every row is one member, and every member starts from the same network weights, so that the
-#: rows differ by their settings alone (one seed: differences within the ensemble's seed spread
-#: are not effects).
-#: ``schedule`` cannot differ between members trained together: the rows without the schedule
-#: are trained as a second model.
+#: Every row is one member of one model, and every member starts from the same network weights,
+#: so that the rows differ by their settings alone (one seed: differences within the ensemble's
+#: seed spread are not effects). The rows at a constant learning rate train beside the others
+#: (:class:`nmm_core.network.MemberAdam`).
 ABLATIONS: tuple[tuple[str, dict], ...] = (
     ("all changes (the NMM)", {}),
     ("without the effort term", {"effort_weight": 0.0}),
@@ -194,22 +195,14 @@ ABLATIONS: tuple[tuple[str, dict], ...] = (
 
 def run_ablations(learner, record: dict, fit: Sequence, validation: Sequence, chosen: dict, plan: Plan,
                   seed: int = 0, backbone: str = "transformer") -> list[tuple[str, object, int]]:
-    """Every row of :data:`ABLATIONS` on top of the ``chosen`` loss weights, one member each
-    (grouped by schedule into as few models as possible). Returns ``[(label, model, member)]``
-    in the order of :data:`ABLATIONS`."""
-    rows = []
-    for schedule in (training.SETTINGS["schedule"], None):
-        group = [(label, change) for label, change in ABLATIONS
-                 if change.get("schedule", training.SETTINGS["schedule"]) == schedule]
-        settings = [{**chosen, **{k: v for k, v in change.items() if k != "schedule"}} for _, change in group]
-        for s in settings:
-            if s.get("initial") == "true":
-                s["initial"] = training.true_physics(record)
-        model, _, _ = fit_nmm(learner, fit, validation, settings, plan, seed, schedule=schedule, backbone=backbone,
-                              same_start=True)
-        rows += [(label, model, k) for k, (label, _) in enumerate(group)]
-    order = [label for label, _ in ABLATIONS]
-    return sorted(rows, key=lambda row: order.index(row[0]))
+    """Every row of :data:`ABLATIONS` on top of the ``chosen`` loss weights, one member each of
+    one model. Returns ``[(label, model, member)]`` in the order of :data:`ABLATIONS`."""
+    settings = [{**chosen, **change} for _, change in ABLATIONS]
+    for s in settings:
+        if s.get("initial") == "true":
+            s["initial"] = training.true_physics(record)
+    model, _, _ = fit_nmm(learner, fit, validation, settings, plan, seed, backbone=backbone, same_start=True)
+    return [(label, model, k) for k, (label, _) in enumerate(ABLATIONS)]
 
 
 @dataclasses.dataclass

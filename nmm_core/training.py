@@ -273,7 +273,7 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     (:meth:`nmm_core.network.NMM.hidden`; its inputs need them, :func:`with_synergies`)."""
     import keras
 
-    from .network import NMM, Backbone, MusclePhysics  # network imports Keras at once: only when needed
+    from .network import NMM, Backbone, MemberAdam, MusclePhysics  # network imports Keras at once: only when needed
 
     keras.utils.set_random_seed(seed)
     props = [subject.muscle(m) for m in MUSCLE_NAMES]
@@ -289,7 +289,7 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     model = NMM(body, physics, torque_scale=torque_scale, smoothness_weight=smoothness_weight,
                 effort_weight=effort_weight, prior_weight=prior_weight, burn_in=burn_in,
                 synergies=synergies, residual_weight=residual_weight)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
+    model.compile(optimizer=MemberAdam(members, learning_rate=learning_rate), jit_compile=jit_compile)
     return model
 
 
@@ -404,15 +404,51 @@ def full_batches(x, y: np.ndarray, batch_size: int, seed: int = 0):
             .batch(size, drop_remainder=True))
 
 
+def _schedule_callbacks(model, schedule, epochs: int) -> list:
+    """The callbacks that follow ``schedule`` (:func:`train`): one value, or one per member."""
+    import keras
+
+    schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule]
+    unknown = [s for s in schedules if s not in ("cosine", None)]
+    if unknown:
+        raise ValueError(f"Unknown schedule {unknown[0]!r}; choose 'cosine' or None.")
+    if "cosine" not in schedules:
+        return []
+    start = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+    def rate(epoch):
+        return start * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs))))
+
+    callbacks = [keras.callbacks.LearningRateScheduler(rate)]
+    if None in schedules:
+        members = getattr(model, "members", 1)
+        if len(schedules) != members:
+            raise ValueError(f"{len(schedules)} schedules for a model of {members} members: give one, or one per member.")
+        constant = np.array([s is None for s in schedules])
+
+        class MemberRates(keras.callbacks.Callback):
+            """Steps of the members at a constant rate scaled by start / rate (MemberAdam)."""
+
+            def on_epoch_begin(self, epoch, logs=None):
+                if not model.optimizer.built:
+                    model.optimizer.build(model.trainable_variables)
+                model.optimizer.member_scale.assign(np.where(constant, start / rate(epoch), 1.0).astype("float32"))
+
+        callbacks.append(MemberRates())
+    return callbacks
+
+
 def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride: int = 8,
           batch_size: int = 32, seed: int = 0, verbose: int = 0, features_only: bool = False,
           callbacks=None, validation: Sequence[TrialArrays] | None = None, patience: int = 15,
-          schedule: str | None = SETTINGS["schedule"]) -> tuple[dict, float]:
+          schedule: str | None | Sequence[str | None] = SETTINGS["schedule"]) -> tuple[dict, float]:
     """Fit on windows of ``arrays`` (:func:`full_batches`); return the history dict and the wall
     time (s).
 
     ``schedule="cosine"`` lowers the learning rate from its starting value to 5 % of it along a
-    half cosine over ``epochs`` (``None``: constant). With ``validation`` trials (an NMM only),
+    half cosine over ``epochs`` (``None``: constant); a list gives each member of an NMM its own
+    (its optimizer scales the steps of the members at a constant rate,
+    :class:`~nmm_core.network.MemberAdam`). With ``validation`` trials (an NMM only),
     every member's torque error on them is measured after each epoch (the history's
     ``"validation_rmse"``, one list per epoch), each member keeps its weights of its best epoch
     (``"best_epoch"``, ``"best_validation_rmse"``), and training stops once no member has
@@ -427,12 +463,7 @@ def train(model, arrays: Sequence[TrialArrays], window: int, epochs: int, stride
         x = x["features"]  # a plain network (the physics-off ablation) reads the features only
     batches = full_batches(x, y, batch_size, seed)
     callbacks = list(callbacks or [])
-    if schedule == "cosine":
-        start = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-        callbacks.append(keras.callbacks.LearningRateScheduler(
-            lambda epoch: start * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs))))))
-    elif schedule is not None:
-        raise ValueError(f"Unknown schedule {schedule!r}; choose 'cosine' or None.")
+    callbacks += _schedule_callbacks(model, schedule, epochs)
     tracker = None
     if validation is not None:
         tracker = _BestPerMember(model, validation, window, patience)

@@ -63,6 +63,11 @@ def test_physics_block_equals_the_muscle_functions(rng):
     assert network.N_PARAMETERS == 34
 
 
+#: Starting delays between samples: at a whole number of samples (the nominal 40 ms is 4) the
+#: interpolated delay has a kink, where rounding picks either one-sided slope.
+OFF_GRID = {**INITIAL, "electromechanical_delay": [0.033, 0.047, 0.022, 0.061]}
+
+
 def tiny_model(trainable=True, learning_rate=3e-3, **kwargs):
     return training.build_model(SUBJECT, T, backbone="conv", trainable_parameters=trainable,
                                 learning_rate=learning_rate, seed=1, **kwargs)
@@ -120,7 +125,7 @@ def test_xla_training_does_the_same_arithmetic(rng):
     samples: at a whole number of samples (the nominal 40 ms is 4) the interpolated delay has a
     kink, and rounding picks either one-sided slope."""
     x, y = dataset(rng)
-    off_grid = {**INITIAL, "electromechanical_delay": [0.033, 0.047, 0.022, 0.061]}
+    off_grid = OFF_GRID
     batch = ({k: v[:8] for k, v in x.items()}, y[:8])
     steps, losses = [], []
     for jit in (False, True):
@@ -384,3 +389,56 @@ def test_the_backbone_is_the_network_its_weights_make(rng, kind, output):
     features = rng.normal(size=(4, 24, 5)).astype("float32")
     np.testing.assert_allclose(np.asarray(backbone(features)), _reference_backbone(backbone, features),
                                rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.opensim
+def test_member_adam_with_unit_scales_is_keras_adam_to_the_last_bit(rng):
+    """The NMM's optimizer (per-member step scales, all 1 unless a schedule differs between
+    members) against Keras's own Adam: the same weights after three epochs, bit for bit."""
+    x, y = dataset(rng)
+    weights = []
+    for optimizer in (keras.optimizers.Adam(3e-3), network.MemberAdam(2, learning_rate=3e-3)):
+        model = tiny_model(members=2)
+        model.compile(optimizer=optimizer)
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False)
+        weights.append([keras.ops.convert_to_numpy(v) for v in model.trainable_variables])
+    for ours, keras_adam in zip(*weights):
+        np.testing.assert_array_equal(ours, keras_adam)
+
+
+@pytest.mark.opensim
+def test_members_on_different_schedules_train_as_if_alone(rng):
+    """Two members trained together, one on the cosine schedule and one at a constant rate
+    (MemberAdam scales its steps), predict the torque each predicts trained alone on its
+    schedule, as a one-member model from the same start: far closer than the two schedules
+    end apart (not bit for bit: a batched product rounds differently). The delays start off
+    the sample grid (OFF_GRID)."""
+    x, y = dataset(rng)
+    schedules = ["cosine", None]
+
+    def torque(model, schedule):
+        model.optimizer.build(model.trainable_variables)
+        model.fit(x, y, epochs=4, batch_size=8, verbose=0, shuffle=False,
+                  callbacks=training._schedule_callbacks(model, schedule, epochs=4))
+        return model.predict(x, verbose=0)["torque"]  # (B, K, T)
+
+    def alone(member, schedule):
+        model = tiny_model(members=1, initial=OFF_GRID)
+        for variable, value in zip(model.trainable_variables, start):
+            variable.assign(value[member:member + 1])
+        return torque(model, schedule)[:, 0]
+
+    together = tiny_model(members=2, initial=OFF_GRID)
+    start = [keras.ops.convert_to_numpy(v).copy() for v in together.trainable_variables]
+    got = torque(together, schedules)
+    for k, schedule in enumerate(schedules):
+        on_its_schedule, on_the_other = alone(k, schedule), alone(k, schedules[1 - k])
+        apart = np.abs(on_its_schedule - on_the_other).max()
+        assert apart > 1e-3 * np.abs(y).max(), "the two schedules should end apart"
+        assert np.abs(got[:, k] - on_its_schedule).max() < 1e-3 * apart, (k, schedule)
+
+
+def test_member_adam_refuses_a_weight_without_the_member_axis():
+    optimizer = network.MemberAdam(3)
+    with pytest.raises(ValueError, match="without the member axis first"):
+        optimizer.build([keras.Variable(np.zeros((2, 4), "float32"), name="w")])
