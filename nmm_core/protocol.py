@@ -63,6 +63,11 @@ class Plan:
     window: int = 64
     batch_size: int = 64
     stride: int = 16
+    #: The backbone's size: the transformer's width and number of encoder blocks. A one-block
+    #: backbone was tried for time and left: it fitted worse on the validation trials of four of
+    #: the five subjects (``benchmarks/protocol_alternatives.py --depth 1``).
+    width: int = 32
+    depth: int = 2
     #: XLA compilation of the training step (a dozen seconds of compilation per model, then
     #: about three times fewer seconds per epoch on TensorFlow on a CPU: ``benchmarks/
     #: training_speed.py``); it changes the speed, not the arithmetic (``tests/test_protocol.py``).
@@ -127,7 +132,8 @@ def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dic
                for key in training.MEMBER_SETTINGS if key != "initial"}
     members["initial"] = [s.get("initial") for s in settings]
     model = training.build_model(learner, plan.window, backbone=backbone, seed=seed, members=len(settings),
-                                 synergies=synergies, jit_compile=plan.jit_compile, **members)
+                                 synergies=synergies, jit_compile=plan.jit_compile, width=plan.width,
+                                 depth=plan.depth, **members)
     if same_start:
         start_alike(model)
     schedules = [s.get("schedule", schedule) for s in settings]

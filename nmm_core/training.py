@@ -257,7 +257,8 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
                 prior_weight=SETTINGS["prior_weight"], tie_deep=SETTINGS["tie_deep"],
                 freeze_deep_architecture=SETTINGS["freeze_deep_architecture"], burn_in=SETTINGS["burn_in"],
                 learning_rate: float = SETTINGS["learning_rate"], hidden: Sequence[str] = DEEP_MUSCLES,
-                jit_compile="auto", initial=None, synergies: int = 0, residual_weight=1.0):
+                jit_compile="auto", initial=None, synergies: int = 0, residual_weight=1.0, width: int = 32,
+                depth: int = 2):
     """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled) with
     ``members`` ensemble members side by side, estimating the excitations of the ``hidden``
     muscles (see :func:`prepare`).
@@ -270,7 +271,8 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     (:class:`~nmm_core.network.MusclePhysics`), e.g. :func:`true_physics` with
     ``trainable_parameters=False`` for the diagnosis with the subject's true physics.
     ``synergies`` > 0 gives the NMM a synergy prior over that many synergy activations
-    (:meth:`nmm_core.network.NMM.hidden`; its inputs need them, :func:`with_synergies`)."""
+    (:meth:`nmm_core.network.NMM.hidden`; its inputs need them, :func:`with_synergies`).
+    ``width`` and ``depth``: the backbone's size (:class:`~nmm_core.network.Backbone`)."""
     import keras
 
     from .network import NMM, Backbone, MemberAdam, MusclePhysics  # network imports Keras at once: only when needed
@@ -285,7 +287,8 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
                             name="physics")
     H = len(physics.hidden)
     body = Backbone(backbone, window, len(FEATURES), n_outputs=H * (synergies + 1) if synergies else H,
-                    members=members, output="linear" if synergies else "sigmoid", name="backbone")
+                    members=members, output="linear" if synergies else "sigmoid", width=width, depth=depth,
+                    name="backbone")
     model = NMM(body, physics, torque_scale=torque_scale, smoothness_weight=smoothness_weight,
                 effort_weight=effort_weight, prior_weight=prior_weight, burn_in=burn_in,
                 synergies=synergies, residual_weight=residual_weight)
@@ -421,9 +424,14 @@ def _schedule_callbacks(model, schedule, epochs: int) -> list:
 
     callbacks = [keras.callbacks.LearningRateScheduler(rate)]
     if None in schedules:
+        from .network import MemberAdam
+
         members = getattr(model, "members", 1)
         if len(schedules) != members:
             raise ValueError(f"{len(schedules)} schedules for a model of {members} members: give one, or one per member.")
+        if not isinstance(model.optimizer, MemberAdam):
+            raise ValueError("Members on different schedules need the optimizer MemberAdam (as build_model gives), "
+                             f"not {type(model.optimizer).__name__}.")
         constant = np.array([s is None for s in schedules])
 
         class MemberRates(keras.callbacks.Callback):

@@ -442,3 +442,14 @@ def test_member_adam_refuses_a_weight_without_the_member_axis():
     optimizer = network.MemberAdam(3)
     with pytest.raises(ValueError, match="without the member axis first"):
         optimizer.build([keras.Variable(np.zeros((2, 4), "float32"), name="w")])
+
+
+def test_schedules_per_member_are_checked():
+    model = tiny_model(members=2)
+    with pytest.raises(ValueError, match="3 schedules for a model of 2 members"):
+        training._schedule_callbacks(model, ["cosine", None, None], epochs=3)
+    with pytest.raises(ValueError, match="Unknown schedule 'linear'"):
+        training._schedule_callbacks(model, ["cosine", "linear"], epochs=3)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    with pytest.raises(ValueError, match="need the optimizer MemberAdam"):
+        training._schedule_callbacks(model, ["cosine", None], epochs=3)

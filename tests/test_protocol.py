@@ -1,6 +1,7 @@
 """The selection protocol: the validation set, selection and training with the truth gone,
 early stopping per member, and equal budgets."""
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,34 @@ def test_each_member_keeps_its_best_epoch_on_validation(blind_subject):
     np.testing.assert_array_equal(history["best_epoch"], errors.argmin(axis=0) + 1)
     np.testing.assert_allclose(training.validation_error(model, validation, plan.window),
                                history["best_validation_rmse"], rtol=1e-4)
+
+
+@pytest.mark.opensim
+def test_every_ablation_row_is_one_member_of_one_model_with_its_own_settings(blind_subject):
+    """The ablation trains as one model: each row a member with the row's settings, the rows at
+    a constant learning rate with their steps scaled by start / rate (the others 1), every
+    member from the same network weights; and the plan's backbone size reaches the model."""
+    _, record, trials = blind_subject
+    learner = training.learner_subject(record)
+    arrays = training.prepare(training.split(trials)["train"], learner)
+    fit, validation = training.inner_split(arrays)
+    plan = dataclasses.replace(TINY, width=16, depth=1)
+    chosen = protocol.NMM_CANDIDATES[0]
+    rows = protocol.run_ablations(learner, record, fit, validation, chosen, plan)
+    assert [label for label, _, _ in rows] == [label for label, _ in protocol.ABLATIONS]
+    model = rows[0][1]
+    assert all(m is model for _, m, _ in rows) and [k for _, _, k in rows] == list(range(len(rows)))
+    assert model.members == len(protocol.ABLATIONS)
+    assert (model.backbone.width, len(model.backbone.blocks)) == (16, 1)
+    for k, (_, change) in enumerate(protocol.ABLATIONS):
+        expected = {**chosen, **change}
+        assert model.effort_weight[k] == pytest.approx(expected.get("effort_weight", training.SETTINGS["effort_weight"]))
+        assert model.burn_in[k] == expected.get("burn_in", training.SETTINGS["burn_in"])
+    scales = np.array(model.optimizer.member_scale)
+    constant = np.array([change.get("schedule", "cosine") is None for _, change in protocol.ABLATIONS])
+    assert constant.sum() == 2 and np.all(scales[constant] > 1.0) and np.all(scales[~constant] == 1.0)
+    rate = float(np.array(model.optimizer.learning_rate))
+    np.testing.assert_allclose(scales[constant] * rate, training.SETTINGS["learning_rate"], rtol=1e-5)
 
 
 def test_candidates_start_alike_and_seeds_do_not():

@@ -1,0 +1,68 @@
+"""The NMM's fixed training settings (``protocol.FULL``) against an alternative, judged as the
+protocol judges a setting: by the validation torque RMSE of the selection (the best of the
+candidates, :func:`nmm_core.protocol.select_nmm`), per subject; and what each costs.
+
+Run (full cohort; each subject's two selections run one after the other in one process):
+
+    .venv/bin/python benchmarks/protocol_alternatives.py --depth 1
+    .venv/bin/python benchmarks/protocol_alternatives.py --max-epochs 40 --stride 16 --batch-size 64
+    .venv/bin/python benchmarks/protocol_alternatives.py --depth 1 --subjects S01 S02
+
+Nothing here reads the deep muscles' truth, and nothing is written. A setting that fits the
+validation trials worse is not adopted for time, whatever it would do on the held-out trials.
+"""
+
+import argparse
+import dataclasses
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nmm_core import protocol, training  # noqa: E402
+from nmm_core.plotting import markdown_table  # noqa: E402
+
+FIXED = ("max_epochs", "patience", "window", "batch_size", "stride", "width", "depth")
+
+
+def selection(data, plan) -> tuple[float, float]:
+    """The best validation RMSE (N m) of the NMM's candidates under ``plan``, and the seconds
+    the selection took (compilation included)."""
+    start = time.perf_counter()
+    found = protocol.select_nmm(data.learner, data.arrays["fit"], data.arrays["validation"], plan)
+    return min(row["validation_rmse"] for row in found["rows"]), time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in FIXED:
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"default {getattr(protocol.FULL, name)}")
+    parser.add_argument("--subjects", nargs="+", default=["S01", "S02", "S03", "S04", "S05"])
+    args = parser.parse_args()
+    changes = {name: getattr(args, name) for name in FIXED if getattr(args, name) is not None}
+    if not changes:
+        parser.error(f"give at least one alternative setting: {', '.join('--' + n.replace('_', '-') for n in FIXED)}")
+    alternative = dataclasses.replace(protocol.FULL, **changes)
+    # One small model first, so that neither timed selection pays the process's first tracing.
+    warm = training.subject_data(args.subjects[0])
+    protocol.fit_nmm(warm.learner, warm.arrays["fit"][:1], warm.arrays["validation"][:1], [{}],
+                     dataclasses.replace(protocol.QUICK, max_epochs=1))
+    rows, worse = [], 0
+    for subject in args.subjects:
+        data = training.subject_data(subject)
+        (fixed_rmse, fixed_s), (other_rmse, other_s) = selection(data, protocol.FULL), selection(data, alternative)
+        worse += other_rmse > fixed_rmse
+        rows.append([subject, fixed_rmse, other_rmse, other_rmse - fixed_rmse, fixed_s, other_s, other_s / fixed_s])
+        print(rows[-1], flush=True)
+    label = ", ".join(f"{k} {v}" for k, v in changes.items())
+    print(f"\nThe NMM's selection (8 candidates, seed 0) under the fixed settings and with {label}; "
+          f"best validation torque RMSE of the candidates\n")
+    print(markdown_table(["subject", "RMSE fixed (N m)", "RMSE alternative (N m)", "difference", "fixed (s)",
+                          "alternative (s)", "time ratio"], rows))
+    print(f"\nthe alternative fits the validation trials worse on {worse} of {len(rows)} subjects; "
+          f"median time ratio {statistics.median(r[-1] for r in rows):.2f}")
+
+
+if __name__ == "__main__":
+    main()
