@@ -136,11 +136,9 @@ def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dic
                                  depth=plan.depth, **members)
     if same_start:
         start_alike(model)
-    schedules = [s.get("schedule", schedule) for s in settings]
     history, seconds = training.train(model, fit, plan.window, plan.max_epochs, stride=plan.stride,
                                       batch_size=plan.batch_size, seed=seed, validation=validation,
-                                      patience=plan.patience,
-                                      schedule=schedules[0] if len(set(schedules)) == 1 else schedules)
+                                      patience=plan.patience, schedule=[s.get("schedule", schedule) for s in settings])
     return model, history, seconds
 
 
@@ -200,15 +198,15 @@ ABLATIONS: tuple[tuple[str, dict], ...] = (
 
 
 def run_ablations(learner, record: dict, fit: Sequence, validation: Sequence, chosen: dict, plan: Plan,
-                  seed: int = 0, backbone: str = "transformer") -> list[tuple[str, object, int]]:
-    """Every row of :data:`ABLATIONS` on top of the ``chosen`` loss weights, one member each of
-    one model. Returns ``[(label, model, member)]`` in the order of :data:`ABLATIONS`."""
+                  seed: int = 0, backbone: str = "transformer"):
+    """Every row of :data:`ABLATIONS` on top of the ``chosen`` loss weights, trained as one
+    model whose member k is row k."""
     settings = [{**chosen, **change} for _, change in ABLATIONS]
     for s in settings:
         if s.get("initial") == "true":
             s["initial"] = training.true_physics(record)
     model, _, _ = fit_nmm(learner, fit, validation, settings, plan, seed, backbone=backbone, same_start=True)
-    return [(label, model, k) for k, (label, _) in enumerate(ABLATIONS)]
+    return model
 
 
 @dataclasses.dataclass

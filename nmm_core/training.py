@@ -433,13 +433,13 @@ def _schedule_callbacks(model, schedule, epochs: int) -> list:
             raise ValueError("Members on different schedules need the optimizer MemberAdam (as build_model gives), "
                              f"not {type(model.optimizer).__name__}.")
         constant = np.array([s is None for s in schedules])
+        if not model.optimizer.built:  # its step scales are made with its state
+            model.optimizer.build(model.trainable_variables)
 
         class MemberRates(keras.callbacks.Callback):
             """Steps of the members at a constant rate scaled by start / rate (MemberAdam)."""
 
             def on_epoch_begin(self, epoch, logs=None):
-                if not model.optimizer.built:
-                    model.optimizer.build(model.trainable_variables)
                 model.optimizer.member_scale.assign(np.where(constant, start / rate(epoch), 1.0).astype("float32"))
 
         callbacks.append(MemberRates())

@@ -125,16 +125,15 @@ def test_xla_training_does_the_same_arithmetic(rng):
     samples: at a whole number of samples (the nominal 40 ms is 4) the interpolated delay has a
     kink, and rounding picks either one-sided slope."""
     x, y = dataset(rng)
-    off_grid = OFF_GRID
     batch = ({k: v[:8] for k, v in x.items()}, y[:8])
     steps, losses = [], []
     for jit in (False, True):
-        model = tiny_model(members=2, initial=off_grid)
+        model = tiny_model(members=2, initial=OFF_GRID)
         model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=jit)
         before = [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
         model.train_on_batch(*batch)
         steps.append([keras.ops.convert_to_numpy(v) - b for v, b in zip(model.trainable_variables, before)])
-        model = tiny_model(members=2, jit_compile=jit, initial=off_grid)
+        model = tiny_model(members=2, jit_compile=jit, initial=OFF_GRID)
         losses.append(model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False).history["loss"])
     assert sum(np.abs(s).sum() for s in steps[0]) > 0  # the step moved the weights
     for with_xla, without in zip(*reversed(steps)):
