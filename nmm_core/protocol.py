@@ -77,6 +77,8 @@ class Plan:
 #: Full mode: the training length of the NMM as first built here (windows every 8 samples, batch
 #: 32, at most 60 epochs). A shorter one (every 16, batch 64, at most 40 epochs, for time) was
 #: tried and left: it fitted worse on the validation trials (reproduction notes).
+#: So was a window every 16 samples alone (batch 32, 60 epochs): worse on the validation trials of
+#: four of the five subjects (``benchmarks/protocol_alternatives.py --stride 16``).
 FULL = Plan(max_epochs=60, patience=15, seeds=5, batch_size=32, stride=8)
 #: Quick mode: short training, and no XLA (its compilation, a dozen seconds per model, costs more
 #: than it saves over so few steps: S01's selection took 26.5 s with it and 10.5 s without).
