@@ -5,7 +5,8 @@ for whole recordings at once (:func:`estimate`) or one window at a time as sampl
 Both run the network through Keras's compiled prediction (``predict_on_batch``: a
 ``tf.function`` with TensorFlow, ``jax.jit`` with JAX), traced once per input shape and reused;
 an eager call of the model costs tens of milliseconds of Python and graph dispatch per window.
-Shapes are padded to a few sizes so that a new recording rarely needs a new trace.
+Shapes are padded (batches to a multiple of :data:`BATCH_QUANTUM` windows, trials to a multiple
+of :data:`LENGTH_QUANTUM` samples) so that a new recording often reuses a trace.
 
 Batch estimation covers a trial with windows that overlap by ``window - hop`` samples and
 averages them with a Hann taper (window centres are trusted more than edges). The physics block
@@ -39,9 +40,15 @@ def window_starts(n: int, window: int, hop: int) -> list[int]:
     return starts
 
 
-def _padded_size(n: int, minimum: int = 16) -> int:
-    """The next power of two >= n (at least ``minimum``): few distinct batch shapes."""
-    return max(minimum, 1 << (int(n) - 1).bit_length())
+#: Batches of windows are padded up to a multiple of this many windows.
+BATCH_QUANTUM = 16
+
+
+def _padded_size(n: int) -> int:
+    """``n`` rounded up to a multiple of :data:`BATCH_QUANTUM`: few distinct batch shapes (each new
+    one is traced, and with XLA compiled, once), and at most ``BATCH_QUANTUM - 1`` padding
+    windows computed for nothing (the next power of two wasted up to half the batch)."""
+    return max(1, -(-int(n) // BATCH_QUANTUM)) * BATCH_QUANTUM
 
 
 def predict_windows(model, windows: np.ndarray, batch_size: int = 1024, synergy: np.ndarray | None = None) -> np.ndarray:

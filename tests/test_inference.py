@@ -115,6 +115,21 @@ def test_streaming_releases_each_windows_newest_samples_in_order(rng, model, hop
     np.testing.assert_allclose(stream.push(a.features), released, atol=1e-6)
 
 
+@pytest.mark.parametrize("n, batch_size", [(1, 1024), (70, 1024), (45, 33)])
+def test_windows_are_padded_by_less_than_a_quantum_and_the_padding_is_dropped(rng, model, monkeypatch, n, batch_size):
+    windows = rng.uniform(size=(n, WINDOW, 8)).astype("float32")
+    sizes, call = [], model.backbone.predict_on_batch
+    monkeypatch.setattr(model.backbone, "predict_on_batch", lambda x: sizes.append(len(x)) or call(x))
+    got = inference.predict_windows(model, windows, batch_size=batch_size)
+    chunks = [len(windows[i:i + batch_size]) for i in range(0, n, batch_size)]
+    # Each chunk goes in padded to a multiple of the quantum, by fewer windows than the quantum.
+    assert [s % inference.BATCH_QUANTUM for s in sizes] == [0] * len(chunks)
+    assert all(c <= s < c + inference.BATCH_QUANTUM for c, s in zip(chunks, sizes))
+    # What comes back is each real window's output (eager calls, one window at a time).
+    expected = np.concatenate([keras.ops.convert_to_numpy(model.backbone(w[None], training=False)) for w in windows])
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
 def test_bad_streaming_settings_and_short_trials_are_refused(rng, model):
     with pytest.raises(ValueError, match="must not exceed the window"):
         inference.estimate(model, [trial_arrays(rng, 100)], WINDOW, hop=WINDOW + 1)
