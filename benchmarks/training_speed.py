@@ -6,6 +6,7 @@ Run (JAX is in requirements.lock; each configuration runs in its own process):
     .venv/bin/python benchmarks/training_speed.py                 # full cohort, subject S01
     .venv/bin/python benchmarks/training_speed.py --converge      # + full training of S01..S05
     .venv/bin/python benchmarks/training_speed.py --converge-only --backends tensorflow --runs 1
+    .venv/bin/python benchmarks/training_speed.py --converge-only --subjects S01 S03 --runs 1
 
 Nothing is written; the cohort is read from the data cache (generated if absent).
 """
@@ -21,7 +22,8 @@ SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subject", default="S01")
+    parser.add_argument("--subject", default="S01", help="the subject of the throughput table")
+    parser.add_argument("--subjects", nargs="+", default=list(SUBJECTS), help="the subjects trained to convergence")
     parser.add_argument("--quick", action="store_true", help="the quick cohort")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per timed run")
     parser.add_argument("--runs", type=int, default=3)
@@ -54,7 +56,7 @@ def main():
     if args.converge or args.converge_only:
         rows = []
         for backend in [b for b in args.backends if backend_available(b)]:
-            for subject in SUBJECTS:
+            for subject in args.subjects:
                 runs = [run_isolated("converge", backend, subject=subject, quick=args.quick, seed=seed)
                         for seed in range(args.runs)]
                 per_seed = statistics.median(r["per_seed_s"] for r in runs)
