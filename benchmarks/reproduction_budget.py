@@ -65,7 +65,8 @@ def main():
     rows = []
     for minutes in args.targets:
         room = minutes * 60 - floor
-        factor = f"{protocol / (room * args.cores):.2f}" if room > 0 else "cannot fit"
+        need = protocol / (room * args.cores) if room > 0 else None
+        factor = "cannot fit" if need is None else f"{need:.2f}" if need > 1 else f"none: they fit ({need:.2f})"
         rows.append([f"{minutes:g}", f"{room:.0f}", factor])
     print("\nFor the protocol's chapters to fit beside the rest (perfect packing):\n")
     print(markdown_table(["target (min)", "wall left for them (s)", "times fewer core-seconds needed"], rows))
