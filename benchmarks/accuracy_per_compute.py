@@ -18,18 +18,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", nargs="+", default=["S01", "S02", "S03", "S04", "S05"])
+    parser.add_argument("--subjects", nargs="+", help="default: every subject of the cohort")
     parser.add_argument("--quick", action="store_true", help="the quick cohort")
     args = parser.parse_args()
 
     import keras
 
-    from nmm_core.benchmark import accuracy_per_compute
+    from nmm_core.benchmark import accuracy_per_compute, cohort_subjects
     from nmm_core.training import subject_data
     from nmm_core.plotting import markdown_table
 
     rows = []
-    for subject in args.subjects:
+    for subject in args.subjects or cohort_subjects():
         for row in accuracy_per_compute(subject_data(subject, args.quick)):
             rows.append([subject, row["method"], row["setting"], row["train_seconds"], row["BRA_r"],
                          row["TRImed_r"], row["torque_nrmse_pct"]])

@@ -13,7 +13,7 @@ range widened by one standard deviation. Nothing is written.
 import argparse
 import statistics
 
-from nmm_core.benchmark import BACKENDS, backend_available, run_isolated
+from nmm_core.benchmark import BACKENDS, backend_available, cohort_subjects, run_isolated
 from nmm_core.plotting import markdown_table
 
 SCORES = ("BRA_r", "TRImed_r", "torque_nrmse_pct")
@@ -21,10 +21,11 @@ SCORES = ("BRA_r", "TRImed_r", "torque_nrmse_pct")
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", nargs="+", default=["S01", "S02", "S03", "S04", "S05"])
+    parser.add_argument("--subjects", nargs="+", help="default: every subject of the cohort")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    args.subjects = args.subjects or cohort_subjects()
 
     backends = [b for b in BACKENDS if backend_available(b)]
     found = {}

@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nmm_core import protocol, training
+from nmm_core.benchmark import cohort_subjects
 from nmm_core.config import DEEP_MUSCLES
 from nmm_core.plotting import markdown_table
 from nmm_core.results import mean_defined
@@ -43,13 +44,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort-seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--subjects", nargs="+", default=["S01", "S02", "S03", "S04", "S05"])
+    parser.add_argument("--subjects", nargs="+", help="default: every subject of that cohort")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--motor-control", default="min_effort", help="a cohort variant (nmm_core.cohort.MOTOR_CONTROLS)")
     args = parser.parse_args()
     plan = protocol.plan(args.quick)
     rows = []
-    for subject in args.subjects:
+    for subject in args.subjects or cohort_subjects(args.cohort_seed):
         data = training.subject_data(subject, args.quick, cohort_seed=args.cohort_seed, motor_control=args.motor_control)
         runs = protocol.run_methods(data, plan, args.seed)
         for method, label in LABELS.items():

@@ -21,6 +21,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nmm_core import protocol, training  # noqa: E402
+from nmm_core.benchmark import cohort_subjects  # noqa: E402
 from nmm_core.plotting import markdown_table  # noqa: E402
 
 FIXED = ("max_epochs", "patience", "window", "batch_size", "stride", "width", "depth")
@@ -38,8 +39,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in FIXED:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"default {getattr(protocol.FULL, name)}")
-    parser.add_argument("--subjects", nargs="+", default=["S01", "S02", "S03", "S04", "S05"])
+    parser.add_argument("--subjects", nargs="+", help="default: every subject of the cohort")
     args = parser.parse_args()
+    args.subjects = args.subjects or cohort_subjects()
     changes = {name: getattr(args, name) for name in FIXED if getattr(args, name) is not None}
     if not changes:
         parser.error(f"give at least one alternative setting: {', '.join('--' + n.replace('_', '-') for n in FIXED)}")

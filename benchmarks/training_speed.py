@@ -4,7 +4,7 @@ and the time to converge per subject (medians of several runs; ratios from the s
 Run (JAX is in requirements.lock; each configuration runs in its own process):
 
     .venv/bin/python benchmarks/training_speed.py                 # full cohort, subject S01
-    .venv/bin/python benchmarks/training_speed.py --converge      # + full training of S01..S05
+    .venv/bin/python benchmarks/training_speed.py --converge      # + full training of every subject
     .venv/bin/python benchmarks/training_speed.py --converge-only --backends tensorflow --runs 1
     .venv/bin/python benchmarks/training_speed.py --converge-only --subjects S01 S03 --runs 1
 
@@ -14,16 +14,15 @@ Nothing is written; the cohort is read from the data cache (generated if absent)
 import argparse
 import statistics
 
-from nmm_core.benchmark import BACKENDS, backend_available, configurations, run_isolated
+from nmm_core.benchmark import BACKENDS, backend_available, cohort_subjects, configurations, run_isolated
 from nmm_core.plotting import markdown_table
 
-SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subject", default="S01", help="the subject of the throughput table")
-    parser.add_argument("--subjects", nargs="+", default=list(SUBJECTS), help="the subjects trained to convergence")
+    parser.add_argument("--subjects", nargs="+", help="the subjects trained to convergence (default: every subject of the cohort)")
     parser.add_argument("--quick", action="store_true", help="the quick cohort")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per timed run")
     parser.add_argument("--runs", type=int, default=3)
@@ -56,7 +55,7 @@ def main():
     if args.converge or args.converge_only:
         rows = []
         for backend in [b for b in args.backends if backend_available(b)]:
-            for subject in args.subjects:
+            for subject in args.subjects or cohort_subjects():
                 runs = [run_isolated("converge", backend, subject=subject, quick=args.quick, seed=seed)
                         for seed in range(args.runs)]
                 per_seed = statistics.median(r["per_seed_s"] for r in runs)

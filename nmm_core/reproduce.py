@@ -45,13 +45,14 @@ import yaml
 from tqdm import tqdm
 
 from . import __version__, paths
-from .cohort import MOTOR_CONTROLS, cohort_dir, cohort_path, is_complete
+from .cohort import DEFAULT_SEED, MOTOR_CONTROLS, cohort_dir, cohort_path, is_complete, make_cohort
 from .files import atomic_write
 from .paths import REPO_ROOT
 from .public_data import STAND_IN_SUBJECT, find_participant
 from .results import write_summary
 
-SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
+#: The book's subjects: those of the cohort it is built on (the table of contents names them too).
+SUBJECTS = tuple(s.name for s in make_cohort(seed=DEFAULT_SEED))
 #: The cohort variant whose subjects get chapters of their own (besides the default cohort).
 VARIANT = MOTOR_CONTROLS[1]
 GENERATED = Path("book") / "_generated"

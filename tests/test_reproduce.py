@@ -271,6 +271,27 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
     assert notes.count('class="pasted-text"') == 3 and "recruitment thresholds and co-contraction (5 subjects)" in notes
 
 
+def test_the_table_of_contents_lists_every_chapter_once_and_the_cohorts_subjects():
+    """The book builds only the files its table of contents names (``only_build_toc_files``),
+    so a chapter missing from ``_toc.yml`` would be executed and silently left out of the book."""
+    import yaml
+
+    def files(entries):
+        for entry in entries:
+            if "file" in entry:
+                yield entry["file"]
+            yield from files(entry.get("chapters", []) + entry.get("parts", []))
+
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    generated = [f.removeprefix("book/_generated/") for f in [toc["root"], *files(toc["parts"])]
+                 if f.startswith("book/_generated/")]
+    assert sorted(generated) == sorted(c.name for c in reproduce.CHAPTERS)
+    assert len(set(generated)) == len(generated)
+    # The subject chapters are the cohort's subjects, whatever its size.
+    subjects = [name.removeprefix("nmm_") for name in generated if name.startswith("nmm_")]
+    assert subjects == [s.name for s in cohort.make_cohort(seed=cohort.DEFAULT_SEED)]
+
+
 def test_publishing_config_adds_the_repository_buttons(tmp_path):
     import yaml
 
