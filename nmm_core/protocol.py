@@ -80,12 +80,9 @@ class Plan:
 #: So was a window every 16 samples alone (batch 32, 60 epochs): worse on the validation trials of
 #: four of the five subjects (``benchmarks/protocol_alternatives.py --stride 16``).
 FULL = Plan(max_epochs=60, patience=15, seeds=5, batch_size=32, stride=8)
-#: Quick mode: short training (windows every 32 samples, half the steps of every 16: S01's NMM
-#: protocol took 18.6 s instead of 27.5 s, so that ``make test``, which runs the quick
-#: reproduction, stays within its time), and no XLA (its compilation, a dozen seconds per model,
-#: costs more than it saves over so few steps: S01's selection took 26.5 s with it and 10.5 s
-#: without).
-QUICK = Plan(max_epochs=25, patience=8, seeds=2, stride=32, jit_compile=False)
+#: Quick mode: short training, and no XLA (its compilation, a dozen seconds per model, costs more
+#: than it saves over so few steps: S01's selection took 26.5 s with it and 10.5 s without).
+QUICK = Plan(max_epochs=25, patience=8, seeds=2, jit_compile=False)
 
 
 def plan(quick: bool) -> Plan:
