@@ -18,7 +18,6 @@ from nmm_core.benchmark import BACKENDS, backend_available, cohort_subjects, con
 from nmm_core.plotting import markdown_table
 
 
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subject", default="S01", help="the subject of the throughput table")
