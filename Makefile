@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "  QUICK=1 selects the quick parameter set for reproduce/notebooks/book"
+	@echo "  QUICK=1 selects the quick parameter set for reproduce/notebooks/book/check-book"
 
 # The environment is rebuilt when the pinned versions or the package metadata change.
 $(STAMP): requirements.lock pyproject.toml
@@ -41,10 +41,10 @@ notebooks: $(STAMP)  ## execute the notebooks only
 	$(BIN)/python -m nmm_core.reproduce --no-book $(if $(filter 1,$(QUICK)),--quick,)
 
 book: $(STAMP)  ## build the book from the executed notebooks (strict: -W -n --keep-going)
-	$(BIN)/python -m nmm_core.reproduce --book-only
+	$(BIN)/python -m nmm_core.reproduce --book-only $(if $(filter 1,$(QUICK)),--quick,)
 
 check-book: $(STAMP)  ## check every built page (and render it in Chromium when installed)
-	$(BIN)/python scripts/check_book.py --screenshots _build/screenshots
+	$(BIN)/python scripts/check_book.py --screenshots _build/screenshots $(if $(filter 1,$(QUICK)),--toc _build/_toc.quick.yml,)
 
 lock: $(STAMP)  ## rewrite requirements.lock from the current environment
 	{ head -n 2 requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -iv '^nmm=='; } > requirements.lock.new

@@ -7,7 +7,9 @@
    ``book/_generated/<name>.ipynb``; the independent chapters run in parallel (``--jobs``, default
    the number of cores), the comparison after the subject chapters. A chapter's parameters are
    its own, updated by ``reproduce.toml`` (``[full]`` or ``[quick]`` by mode, then
-   ``[chapter.<name>]``).
+   ``[chapter.<name>]``). The quick run (``--quick``) leaves out the cohort variant's chapters
+   but the first subject's (:func:`chapters_for`), and its book leaves them out of its table of
+   contents (:func:`book_toc`).
 3. A chapter is skipped when its source, parameters, the library code it uses (the modules it
    imports and theirs, read from the imports) and its inputs (its subject's data, or for the
    comparison every results file) are unchanged since its last successful run; the fingerprint
@@ -17,7 +19,7 @@
    non-zero naming the notebook and the cell.
 5. ``results/summary.json`` and ``results/summary.csv`` are written from the subjects' results
    files (:mod:`nmm_core.results`), and the book is built strictly (``-W -n --keep-going``)
-   without executing anything.
+   without executing anything (``--book-only --quick``: the quick run's book).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from .cohort import DEFAULT_SEED, MOTOR_CONTROLS, cohort_dir, cohort_path, is_co
 from .files import atomic_write
 from .paths import REPO_ROOT
 from .public_data import STAND_IN_SUBJECT, find_participant
-from .results import write_summary
+from .results import variant_subjects, write_summary
 
 #: The book's subjects: those of the cohort it is built on (the table of contents names them too).
 SUBJECTS = tuple(s.name for s in make_cohort(seed=DEFAULT_SEED))
@@ -79,6 +81,8 @@ class Chapter:
         ``"public"`` (a public data set's participant, else the stand-in's cohort subject).
     after_subjects : bool
         Runs once every subject chapter has succeeded.
+    in_quick : bool
+        Runs in quick mode too (False: a full run's chapter only; the quick book leaves it out).
     """
 
     name: str
@@ -86,6 +90,7 @@ class Chapter:
     parameters: dict
     inputs: str = ""
     after_subjects: bool = False
+    in_quick: bool = True
 
 
 #: Every chapter of the book, in the order of the table of contents.
@@ -95,8 +100,10 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("cohort", "cohort", {}, "cohort"),
     *(Chapter(f"nmm_{s}", "nmm_subject", {"subject": s}, "subject") for s in SUBJECTS),
     *(Chapter(f"mse_{s}", "mse_subject", {"subject": s}, "subject") for s in SUBJECTS),
-    # The same protocol on the cohort variant with another motor control (nmm_core.cohort).
-    *(Chapter(f"{VARIANT}_{s}", "variant_subject", {"subject": s, "motor_control": VARIANT}, "subject")
+    # The same protocol on the cohort variant with another motor control (nmm_core.cohort); a
+    # quick run takes only the first subject through it (results.variant_subjects).
+    *(Chapter(f"{VARIANT}_{s}", "variant_subject", {"subject": s, "motor_control": VARIANT}, "subject",
+              in_quick=s in variant_subjects(VARIANT, SUBJECTS, quick=True))
       for s in SUBJECTS),
     Chapter("own_data", "own_data", {}, "cohort"),
     Chapter("real_upper_limb", "real_data", {"dataset": "upper-limb-torque", "participant": "S01"}, "public"),
@@ -106,6 +113,12 @@ CHAPTERS: tuple[Chapter, ...] = (
     # changed subject does not re-time the machine; it runs last, on an otherwise idle machine.
     Chapter("benchmarks", "benchmarks", {"subject": "S01"}, "subject", after_subjects=True),
 )
+
+
+def chapters_for(quick: bool) -> tuple[Chapter, ...]:
+    """The chapters a run of this mode executes and its book shows, in the order of the table
+    of contents: every one in full mode, those with ``in_quick`` in quick mode."""
+    return tuple(c for c in CHAPTERS if c.in_quick or not quick)
 
 
 class PeakMemory:
@@ -527,14 +540,51 @@ def publishing_config(root: Path, repository_url: str, branch: str = "main") -> 
     return path
 
 
-def build_book(root: Path) -> None:
-    """Build the HTML book strictly; raise RuntimeError if Sphinx reports any warning.
+def _without(entries: list, files: set) -> list:
+    """The entries with those naming one of ``files`` left out (and a part or chapter list that
+    loses every entry with them)."""
+    kept = []
+    for entry in entries:
+        if entry.get("file") in files:
+            continue
+        entry = dict(entry)
+        for key in ("parts", "chapters", "sections"):
+            if key in entry:
+                entry[key] = _without(entry[key], files)
+                if not entry[key]:
+                    del entry[key]
+        if "file" in entry or any(k in entry for k in ("parts", "chapters", "sections")):
+            kept.append(entry)
+    return kept
+
+
+def book_toc(root: Path, quick: bool) -> Path:
+    """The table of contents of the book of this mode: ``_toc.yml`` in full mode; in quick mode
+    ``_build/_toc.quick.yml``, written from it without the chapters a quick run does not
+    execute (:func:`chapters_for`)."""
+    toc = root / "_toc.yml"
+    if not quick:
+        return toc
+    left_out = {f"{GENERATED.as_posix()}/{c.name}" for c in CHAPTERS if c not in chapters_for(True)}
+    settings = yaml.safe_load(toc.read_text())
+    settings["parts"] = _without(settings.get("parts", []), left_out)
+    path = root / "_build" / "_toc.quick.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
+def build_book(root: Path, quick: bool = False) -> None:
+    """Build the HTML book strictly, with the chapters of a run of this mode (:func:`book_toc`);
+    raise RuntimeError if Sphinx reports any warning.
 
     With ``NMM_REPOSITORY_URL`` set, the book gets the buttons of that repository
     (:func:`publishing_config`).
     """
     executable = Path(sys.executable).with_name("jupyter-book")
     command = [str(executable), "build", str(root), "-W", "-n", "--keep-going"]
+    if quick:
+        command += ["--toc", str(book_toc(root, quick))]
     if os.environ.get("NMM_REPOSITORY_URL"):
         command += ["--config", str(publishing_config(root, os.environ["NMM_REPOSITORY_URL"]))]
     result = subprocess.run(command, cwd=root)
@@ -559,7 +609,8 @@ def prepare_cohort(quick: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nmm_core.reproduce", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="use the quick parameter set")
+    parser.add_argument("--quick", action="store_true",
+                        help="use the quick parameter set (and, with --book-only, build the quick run's book)")
     parser.add_argument("--force", action="store_true", help="re-execute even unchanged notebooks")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="notebooks executed at once (default: the number of cores)")
@@ -577,12 +628,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = args.root.resolve()
-    chapters = CHAPTERS
+    chapters = chapters_for(args.quick)
     if args.only:
         unknown = set(args.only) - {c.name for c in CHAPTERS}
         if unknown:
             parser.error(f"unknown chapter {sorted(unknown)[0]!r}; chapters: {', '.join(c.name for c in CHAPTERS)}")
-        chapters = tuple(c for c in CHAPTERS if c.name in args.only)
+        full_only = set(args.only) - {c.name for c in chapters}
+        if full_only:
+            parser.error(f"chapter {sorted(full_only)[0]!r} runs in full mode only (the quick run takes the cohort "
+                         "variant's first subject alone); leave out --quick to run it")
+        chapters = tuple(c for c in chapters if c.name in args.only)
 
     failures = []
     if not args.book_only:
@@ -604,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_book:
         try:
             with timed_step(root, "book build"):
-                build_book(root)
+                build_book(root, args.quick)
         except RuntimeError as error:
             print(error, file=sys.stderr)
             return 1

@@ -29,6 +29,7 @@ import math
 import platform
 from importlib import metadata
 from pathlib import Path
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -151,16 +152,18 @@ def read_results_file(subject: str, method: str, directory: Path | None = None) 
         raise ValueError(f"{path} is not valid JSON ({error}); delete it and rerun its chapter.") from error
 
 
-def load_results(directory: Path | None = None, quick: bool | None = None) -> tuple[dict, list[str]]:
+def load_results(directory: Path | None = None, quick: bool | None = None,
+                 only: Collection[str] | None = None) -> tuple[dict, list[str]]:
     """``({subject: {method: scores}}, missing)`` from ``<directory>/S*/<method>.json``.
 
-    Only files of the given mode (``quick``; None: any) are taken; ``missing`` lists the
-    subject/method pairs without a file of that mode.
+    Only files of the given mode (``quick``; None: any) are taken, and only the subjects in
+    ``only`` (None: every subject folder); ``missing`` lists the subject/method pairs without
+    a file of that mode.
     """
     directory = Path(directory) if directory is not None else results_dir()
     subjects: dict = {}
     missing = []
-    for folder in sorted(p for p in directory.glob("S*") if p.is_dir()):
+    for folder in sorted(p for p in directory.glob("S*") if p.is_dir() and (only is None or p.name in only)):
         for method in METHODS:
             path = folder / f"{method}.json"
             if not path.is_file():
@@ -244,6 +247,22 @@ def claims(subjects: dict) -> dict:
 VARIANTS = MOTOR_CONTROLS
 
 
+#: How many subjects a quick run takes through each cohort variant other than the default: the
+#: first (in the cohort's order). The variant's issue lets the quick run skip it; one subject
+#: keeps its whole path (chapter, results files, regime table) checked by ``make test``.
+QUICK_VARIANT_SUBJECTS = 1
+
+
+def variant_subjects(variant: str, subjects: Sequence[str], quick: bool) -> list[str]:
+    """The subjects of ``subjects`` (the cohort's, in its order) whose methods a run of this mode
+    trains on cohort ``variant``: every one in full mode and on the default cohort, the first
+    :data:`QUICK_VARIANT_SUBJECTS` on the other variants in quick mode."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown cohort variant {variant!r}; variants are {', '.join(VARIANTS)}.")
+    subjects = list(subjects)
+    return subjects[:QUICK_VARIANT_SUBJECTS] if quick and variant != VARIANTS[0] else subjects
+
+
 def variant_dir(variant: str, directory: Path | None = None) -> Path:
     """The results folder of a cohort variant: ``results/`` for the default (minimum effort),
     ``results/<variant>/`` for the others."""
@@ -288,14 +307,20 @@ def regime(subjects: dict, within_r2: dict | None = None) -> dict:
 def write_regimes(quick: bool, within_r2: dict, directory: Path | None = None) -> tuple[Path, dict]:
     """Write ``results/regimes.json``, ``{variant: regime(...)}`` (:func:`regime`) for every
     variant with results files of this mode, and return its path and contents. ``within_r2``:
-    ``{variant: {subject: {muscle: R²}}}``. Raises ValueError when a variant has results for
-    some subjects and not others (rerun its chapters)."""
+    ``{variant: {subject: {muscle: R²}}}``. A variant other than the default counts the subjects
+    a run of this mode covers (:func:`variant_subjects` of the default's subjects; a quick run
+    leaves a full run's files of the others aside). Raises ValueError when a variant has results
+    for some of them and not others (rerun its chapters)."""
     out = {}
+    cohort_subjects = None  # the default variant's subjects with results of this mode
     for variant in VARIANTS:
         folder = variant_dir(variant, directory)
         if not folder.is_dir():
             continue
-        subjects, missing = load_results(folder, quick)
+        only = None if cohort_subjects is None else variant_subjects(variant, cohort_subjects, quick)
+        subjects, missing = load_results(folder, quick, only)
+        if variant == VARIANTS[0] and subjects:
+            cohort_subjects = sorted(subjects)
         if missing and subjects:
             raise ValueError(f"{folder}: results missing for {', '.join(missing)}; rerun their chapters "
                              "(python -m nmm_core.reproduce).")
@@ -337,7 +362,8 @@ def regime_sentences(regimes: dict) -> dict[str, str]:
         claim = entry.get("claim") or {}
         status = (" and ".join(f"{claim[m]['status']} for {m}" for m in DEEP_MUSCLES) if claim
                   else "not computed (results missing)")
-        out[variant] = (f"Under {VARIANT_LABELS.get(variant, variant)} ({len(entry['subjects'])} subjects), the "
+        n = len(entry["subjects"])
+        out[variant] = (f"Under {VARIANT_LABELS.get(variant, variant)} ({n} subject{'' if n == 1 else 's'}), the "
                         f"highest mean median per-trial r is {'; '.join(parts)}. The claim that the NMM beats the "
                         f"synergy extrapolation is {status}.")
     if len(regimes) > 1:

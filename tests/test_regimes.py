@@ -37,12 +37,12 @@ VALUES = {"nmm": lambda i: (0.6 + 0.02 * i, 0.03, 0.1 * (i + 1)),
 
 
 def test_regimes_json_has_the_issue_schema_and_the_means_of_the_subjects(tmp_path):
-    _write_variant(tmp_path, VALUES)
+    _write_variant(tmp_path, VALUES, quick=False)
     reversed_values = {"nmm": lambda i: (0.95, 0.03, 0.01), "mse": lambda i: (0.5, 0.02, None),
                        "nmm_synergy": lambda i: (0.7, 0.025, 0.02)}
-    _write_variant(tmp_path / "thresholds", reversed_values)
+    _write_variant(tmp_path / "thresholds", reversed_values, quick=False)
     r2 = {v: {s: {"BRA": 0.5, "TRImed": 0.25} for s in SUBJECTS} for v in results.VARIANTS}
-    path, regimes = results.write_regimes(True, r2, tmp_path)
+    path, regimes = results.write_regimes(False, r2, tmp_path)
     stored = json.loads(path.read_text())
     assert path == tmp_path / "regimes.json" and stored == regimes
     assert set(stored) == {"min_effort", "thresholds"}
@@ -73,6 +73,33 @@ def test_a_variant_with_some_subjects_missing_is_named(tmp_path):
     # Results of the other mode do not count: the variant of this mode is absent, not broken.
     path, regimes = results.write_regimes(False, {}, tmp_path)
     assert regimes == {} and json.loads(path.read_text()) == {}
+
+
+def test_a_quick_run_counts_the_variants_first_subject_alone(tmp_path):
+    """The quick run takes only the first subject through a variant; a full run's files of the
+    others stay in the folder and are neither counted nor taken as missing."""
+    _write_variant(tmp_path, VALUES)  # the default cohort, every subject, quick
+    _write_variant(tmp_path / "thresholds", VALUES, quick=False)  # an earlier full run
+    _write_variant(tmp_path / "thresholds", {"nmm": lambda i: (0.5, 0.04, 0.2), "mse": lambda i: (0.7, 0.03, None),
+                                             "nmm_synergy": lambda i: (0.6, 0.03, 0.1)}, subjects=("S01",))
+    assert results.variant_subjects("thresholds", SUBJECTS, quick=True) == ["S01"]
+    assert results.variant_subjects("thresholds", SUBJECTS, quick=False) == list(SUBJECTS)
+    assert results.variant_subjects("min_effort", SUBJECTS, quick=True) == list(SUBJECTS)
+    _, quick = results.write_regimes(True, {}, tmp_path)
+    assert quick["min_effort"]["subjects"] == list(SUBJECTS) and quick["thresholds"]["subjects"] == ["S01"]
+    assert quick["thresholds"]["methods"]["nmm"]["BRA"]["r"] == pytest.approx(0.5)
+    assert quick["thresholds"]["claim"]["BRA"]["n"] == 1
+    assert "(1 subject)," in results.regime_sentences(quick)["thresholds"]
+    assert "(5 subjects)," in results.regime_sentences(quick)["min_effort"]
+    # In full mode the variant counts every subject, so S01's quick files (which replaced its
+    # full ones) are missing until its chapter reruns in full mode.
+    _write_variant(tmp_path, VALUES, quick=False)
+    with pytest.raises(ValueError, match=r"thresholds: results missing for S01/nmm, S01/mse, S01/nmm_synergy;"):
+        results.write_regimes(False, {}, tmp_path)
+    _write_variant(tmp_path / "thresholds", VALUES, quick=False, subjects=("S01",))
+    _, full = results.write_regimes(False, {}, tmp_path)
+    assert full["thresholds"]["subjects"] == list(SUBJECTS)
+    assert full["thresholds"]["methods"]["nmm"]["BRA"]["r"] == pytest.approx(np.mean([0.6, 0.62, 0.64, 0.66, 0.68]))
 
 
 def _regime(nmm: float, mse: float, synergy: float, status: str) -> dict:

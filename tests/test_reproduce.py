@@ -234,7 +234,7 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
         page = (tmp_path / f"_build/html/book/_generated/{name}.html").read_text()
         assert "a stand-in" in page and page.count("<table") >= 3 and page.count("<img") >= 2
     check = _check_book()
-    for page in check.book_pages(tmp_path / "_build/html", tmp_path / "_toc.yml"):
+    for page in check.book_pages(tmp_path / "_build/html", tmp_path / "_build/_toc.quick.yml"):
         assert check.check_html(page.read_text(), page)[0] == []
     assert "quick parameter set" in comparison and "injected" not in comparison  # parameters: a note, not code
     assert comparison.count("<img") >= 4 and comparison.count("<table") >= 3 and "Traceback" not in comparison
@@ -251,29 +251,37 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
             assert set(result["torque"]) == {"rmse_Nm", "nrmse", "r2"}
             page = (tmp_path / "_build/html/book/_generated" / f"{method}_{subject}.html").read_text()
             assert "Traceback" not in page and page.count("<img") >= 2
-        # The cohort variant's chapter: every method, unchanged, with its results files.
-        page = (tmp_path / "_build/html/book/_generated" / f"{reproduce.VARIANT}_{subject}.html").read_text()
-        assert "Traceback" not in page and page.count("<img") >= 1 and page.count("<table") >= 3
-        for method in ("nmm", "mse", "nmm_synergy"):
-            result = json.loads((tmp_path / "results" / reproduce.VARIANT / subject / f"{method}.json").read_text())
-            assert result["quick"] is True and set(result["held_out_trials"]) == set(result["per_trial"])
+    # The cohort variant's chapter, for the first subject alone in a quick run: every method,
+    # unchanged, with its results files; the other subjects' variant chapters neither ran nor
+    # are in the book.
+    first = reproduce.SUBJECTS[0]
+    page = (tmp_path / "_build/html/book/_generated" / f"{reproduce.VARIANT}_{first}.html").read_text()
+    assert "Traceback" not in page and page.count("<img") >= 1 and page.count("<table") >= 3
+    for method in ("nmm", "mse", "nmm_synergy"):
+        result = json.loads((tmp_path / "results" / reproduce.VARIANT / first / f"{method}.json").read_text())
+        assert result["quick"] is True and set(result["held_out_trials"]) == set(result["per_trial"])
+    for subject in reproduce.SUBJECTS[1:]:
+        assert not (tmp_path / "book/_generated" / f"{reproduce.VARIANT}_{subject}.ipynb").exists()
+        assert not (tmp_path / "_build/html/book/_generated" / f"{reproduce.VARIANT}_{subject}.html").exists()
+        assert not (tmp_path / "results" / reproduce.VARIANT / subject).exists()
     # The regime table: one entry per variant, the issue's schema, and its sentences pasted
     # into the reproduction notes.
     regimes = json.loads((tmp_path / "results/regimes.json").read_text())
     assert set(regimes) == {"min_effort", reproduce.VARIANT}
+    assert regimes["min_effort"]["subjects"] == list(reproduce.SUBJECTS) and regimes[reproduce.VARIANT]["subjects"] == [first]
     for entry in regimes.values():
         assert set(entry["within_subject_r2"]) == set(reproduce.SUBJECTS)
         assert all(0 <= v <= 1 for by in entry["within_subject_r2"].values() for v in by.values())
         assert set(entry["methods"]) == {"nmm", "mse", "nmm_synergy"} and set(entry["claim"]) == {"BRA", "TRImed"}
     assert regimes["min_effort"]["methods"]["nmm"]["BRA"]["r"] == pytest.approx(
         summary["mean"]["nmm"]["median_trial"]["BRA"]["r"])
+    assert f"This quick run took {first} alone through the recruitment thresholds" in comparison
     notes = (tmp_path / "_build/html/book/reproduction_notes.html").read_text()
-    assert notes.count('class="pasted-text"') == 3 and "recruitment thresholds and co-contraction (5 subjects)" in notes
+    assert notes.count('class="pasted-text"') == 3 and "recruitment thresholds and co-contraction (1 subject)" in notes
 
 
-def test_the_table_of_contents_lists_every_chapter_once_and_the_cohorts_subjects():
-    """The book builds only the files its table of contents names (``only_build_toc_files``),
-    so a chapter missing from ``_toc.yml`` would be executed and silently left out of the book."""
+def _generated_pages(toc_path: Path) -> list[str]:
+    """The executed chapters a table of contents names (``book/_generated/<name>``), in order."""
     import yaml
 
     def files(entries):
@@ -282,14 +290,41 @@ def test_the_table_of_contents_lists_every_chapter_once_and_the_cohorts_subjects
                 yield entry["file"]
             yield from files(entry.get("chapters", []) + entry.get("parts", []))
 
-    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
-    generated = [f.removeprefix("book/_generated/") for f in [toc["root"], *files(toc["parts"])]
-                 if f.startswith("book/_generated/")]
+    toc = yaml.safe_load(toc_path.read_text())
+    return [f.removeprefix("book/_generated/") for f in [toc["root"], *files(toc["parts"])]
+            if f.startswith("book/_generated/")]
+
+
+def test_the_table_of_contents_lists_every_chapter_once_and_the_cohorts_subjects():
+    """The book builds only the files its table of contents names (``only_build_toc_files``),
+    so a chapter missing from ``_toc.yml`` would be executed and silently left out of the book."""
+    generated = _generated_pages(REPO_ROOT / "_toc.yml")
     assert sorted(generated) == sorted(c.name for c in reproduce.CHAPTERS)
     assert len(set(generated)) == len(generated)
     # The subject chapters are the cohort's subjects, whatever its size.
     subjects = [name.removeprefix("nmm_") for name in generated if name.startswith("nmm_")]
     assert subjects == [s.name for s in cohort.make_cohort(seed=cohort.DEFAULT_SEED)]
+
+
+def test_the_quick_run_takes_the_variants_first_subject_alone_and_its_book_leaves_the_rest_out(tmp_path, capsys):
+    subjects = [s.name for s in cohort.make_cohort(seed=cohort.DEFAULT_SEED)]
+    left_out = {f"{reproduce.VARIANT}_{s}" for s in subjects[1:]}
+    assert [c.name for c in reproduce.chapters_for(False)] == [c.name for c in reproduce.CHAPTERS]
+    assert [c.name for c in reproduce.chapters_for(True)] == [c.name for c in reproduce.CHAPTERS
+                                                                if c.name not in left_out]
+    assert f"{reproduce.VARIANT}_{subjects[0]}" in {c.name for c in reproduce.chapters_for(True)}
+    # The quick book's table of contents: the typed one, in its order, less those chapters.
+    shutil.copy(REPO_ROOT / "_toc.yml", tmp_path / "_toc.yml")
+    assert reproduce.book_toc(tmp_path, False) == tmp_path / "_toc.yml"
+    quick_toc = reproduce.book_toc(tmp_path, True)
+    assert quick_toc == tmp_path / "_build" / "_toc.quick.yml"
+    assert _generated_pages(quick_toc) == [n for n in _generated_pages(REPO_ROOT / "_toc.yml") if n not in left_out]
+    assert (tmp_path / "_toc.yml").read_text() == (REPO_ROOT / "_toc.yml").read_text()  # left as it was
+    # A full run's chapter named with --quick is refused, before anything runs.
+    with pytest.raises(SystemExit) as stopped:
+        reproduce.main(["--quick", "--only", f"{reproduce.VARIANT}_{subjects[1]}", "--root", str(tmp_path)])
+    assert stopped.value.code == 2 and not (tmp_path / "book").exists()
+    assert "runs in full mode only" in capsys.readouterr().err
 
 
 def test_publishing_config_adds_the_repository_buttons(tmp_path):
