@@ -196,8 +196,12 @@ def subject_data(subject: str = "S01", quick: bool = False, cohort_seed: int | N
     (:func:`learner_subject`): what every subject chapter and benchmark starts from."""
     from . import cohort
 
-    directory = cohort.cohort_dir(quick=quick, seed=cohort.DEFAULT_SEED if cohort_seed is None else cohort_seed,
-                                  motor_control=motor_control)
+    seed = cohort.DEFAULT_SEED if cohort_seed is None else cohort_seed
+    names = [s.name for s in cohort.make_cohort(seed=seed)]
+    if subject not in names:  # said before minutes of generating a cohort, not after
+        raise ValueError(f"The virtual cohort (seed {seed}) has no subject {subject!r}; its subjects are "
+                         f"{', '.join(names)}.")
+    directory = cohort.cohort_dir(quick=quick, seed=seed, motor_control=motor_control)
     return load_subject(directory, subject)
 
 

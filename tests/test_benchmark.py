@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from nmm_core import benchmark, reproduce
+from nmm_core import benchmark, cohort, reproduce
 
 
 def test_repeat_times_each_call_and_skips_the_warmup():
@@ -45,12 +45,16 @@ def test_machine_describes_cores_and_versions():
     assert info["memory_gib"] > 0
 
 
-def test_an_isolated_run_reports_its_failure_with_the_cause():
+def test_an_isolated_run_reports_its_failure_with_the_cause(tmp_path, monkeypatch):
+    monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path / "data"))  # the run's process inherits it
     with pytest.raises(RuntimeError) as failure:
         benchmark.run_isolated("synx", "tensorflow", subject="S99", quick=True, timeout=300)
     cause = str(failure.value).splitlines()[0]  # the command line, which names S99 too, comes after
     assert cause.startswith("synx on tensorflow failed: ValueError: ") and "has no subject 'S99'" in cause
-    assert "its subjects are S01, S02, S03, S04, S05" in cause
+    names = ", ".join(s.name for s in cohort.make_cohort(seed=cohort.DEFAULT_SEED))
+    assert f"its subjects are {names}." in cause
+    # The unknown subject was caught before any cohort was generated for it.
+    assert cohort.cohort_path(quick=True).is_relative_to(tmp_path) and not (tmp_path / "data").exists()
 
 
 def test_a_failing_configuration_is_summarised_by_its_cause():

@@ -76,3 +76,18 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_every_reproduction_test_is_in_the_file_the_background_run_collects():
+    """Without paths the background run collects one file only: a ``reproduction`` test placed
+    in any other file would never run in ``make test``."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.spec_from_file_location("run_tests", RUNNER)
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    tests = RUNNER.parents[1] / "tests"
+    marked = sorted(p for p in tests.glob("test_*.py")
+                    if re.search(r"mark\.reproduction\b", p.read_text()) and p.name != Path(__file__).name)
+    assert marked == [runner.REPRODUCTION_TESTS]
