@@ -123,7 +123,9 @@ def main(argv=None) -> int:
     pages = book_pages(args.html, args.toc)
     absent = [p for p in pages if not p.is_file()]
     if absent:
-        print(f"error: {absent[0]} was not built; build the book first (make reproduce).", file=sys.stderr)
+        hint = ("; a quick run's book leaves some chapters out: check it with make check-book QUICK=1"
+                if args.toc.name == "_toc.yml" and (args.toc.parent / "_build" / "_toc.quick.yml").is_file() else "")
+        print(f"error: {absent[0]} was not built; build the book first (make reproduce){hint}.", file=sys.stderr)
         return 1
     problems = []
     print(f"{'page':55s} {'figures':>7s} {'tables':>6s}  rendered")

@@ -327,6 +327,20 @@ def test_the_quick_run_takes_the_variants_first_subject_alone_and_its_book_leave
     assert "runs in full mode only" in capsys.readouterr().err
 
 
+def test_the_book_checker_reads_the_quick_books_table_of_contents(tmp_path, capsys):
+    shutil.copy(REPO_ROOT / "_toc.yml", tmp_path / "_toc.yml")
+    quick_toc = reproduce.book_toc(tmp_path, True)
+    check = _check_book()
+    for page in check.book_pages(tmp_path / "_build/html", quick_toc):  # a quick book, every page plain
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text("<html><body><p>text</p></body></html>")
+    html = ["--html", str(tmp_path / "_build/html"), "--chromium", ""]  # checked without rendering
+    assert check.main([*html, "--toc", str(tmp_path / "_toc.yml")]) == 1
+    error = capsys.readouterr().err
+    assert f"{reproduce.VARIANT}_S02.html was not built" in error and "make check-book QUICK=1" in error
+    assert check.main([*html, "--toc", str(quick_toc)]) == 0
+
+
 def test_publishing_config_adds_the_repository_buttons(tmp_path):
     import yaml
 
