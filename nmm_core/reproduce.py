@@ -581,6 +581,12 @@ def build_book(root: Path, quick: bool = False) -> None:
     With ``NMM_REPOSITORY_URL`` set, the book gets the buttons of that repository
     (:func:`publishing_config`).
     """
+    absent = [c.name for c in chapters_for(quick) if not (root / GENERATED / f"{c.name}.ipynb").is_file()]
+    if absent:
+        other = "" if quick else "; after a quick run, build its book with make book QUICK=1"
+        more = f" and {len(absent) - 1} other chapters" if len(absent) > 1 else ""
+        raise RuntimeError(f"the book needs {root / GENERATED / absent[0]}.ipynb{more}, which no run has executed: "
+                           f"run make reproduce{' QUICK=1' if quick else ''}{other}.")
     executable = Path(sys.executable).with_name("jupyter-book")
     command = [str(executable), "build", str(root), "-W", "-n", "--keep-going"]
     if quick:

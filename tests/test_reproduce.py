@@ -327,6 +327,19 @@ def test_the_quick_run_takes_the_variants_first_subject_alone_and_its_book_leave
     assert "runs in full mode only" in capsys.readouterr().err
 
 
+def test_a_book_build_without_its_chapters_says_which_run_makes_them(tmp_path):
+    # A quick run's notebooks: the book of the full run lacks the variant's other chapters.
+    (tmp_path / reproduce.GENERATED).mkdir(parents=True)
+    for chapter in reproduce.chapters_for(True):
+        (tmp_path / reproduce.GENERATED / f"{chapter.name}.ipynb").write_text("{}")
+    with pytest.raises(RuntimeError, match=rf"{reproduce.VARIANT}_S02.ipynb and 3 other chapters,.*make book QUICK=1"):
+        reproduce.build_book(tmp_path, quick=False)
+    (tmp_path / reproduce.GENERATED / "nmm_S03.ipynb").unlink()
+    with pytest.raises(RuntimeError, match=r"nmm_S03.ipynb, which no run has executed: run make "
+                                           r"reproduce QUICK=1\.$"):
+        reproduce.build_book(tmp_path, quick=True)
+
+
 def test_the_book_checker_reads_the_quick_books_table_of_contents(tmp_path, capsys):
     shutil.copy(REPO_ROOT / "_toc.yml", tmp_path / "_toc.yml")
     quick_toc = reproduce.book_toc(tmp_path, True)
