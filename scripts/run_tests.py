@@ -26,12 +26,6 @@ from pathlib import Path
 REPRODUCTION_TESTS = Path(__file__).resolve().parents[1] / "tests" / "test_reproduce.py"
 
 
-#: How much lower the other tests' scheduling priority is than the reproduction's (``nice``): the
-#: reproduction is the longer of the two and ends on one core (the benchmarks chapter, the book
-#: build), so the other tests yield to it while both cores are busy and fill what it leaves idle.
-OTHERS_NICENESS = 5
-
-
 def _names_paths(argv: list[str]) -> bool:
     """Whether the pytest arguments name test files or folders (``path`` or ``path::test``)."""
     return any(Path(a.split("::")[0]).exists() for a in argv if not a.startswith("-"))
@@ -54,8 +48,7 @@ def main(argv: list[str]) -> int:
              *([] if _names_paths(argv) else [str(REPRODUCTION_TESTS)])],
             stdout=report, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
-            others = subprocess.run([*pytest, "-m", "not reproduction", f"--basetemp={temp}/others"],
-                                    preexec_fn=lambda: os.nice(OTHERS_NICENESS)).returncode
+            others = subprocess.run([*pytest, "-m", "not reproduction", f"--basetemp={temp}/others"]).returncode
             print(f"\nwaiting for the quick reproduction test (pytest -m reproduction, running for "
                   f"{time.perf_counter() - started:.0f} s) ...", flush=True)
             status = reproduction.wait()
