@@ -210,11 +210,14 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
                     ignore=shutil.ignore_patterns("_generated"))
     shutil.copytree(REPO_ROOT / "notebooks", tmp_path / "notebooks")
     shutil.copy(REPO_ROOT / "reproduce.toml", tmp_path / "reproduce.toml")
+    (tmp_path / "tmp").mkdir()
     env = {**os.environ, "NMM_DATA_DIR": str(tmp_path / "data"),  # the quick cohort lands here
-           "NMM_RESULTS_DIR": str(tmp_path / "results")}
+           "NMM_RESULTS_DIR": str(tmp_path / "results"), "TMPDIR": str(tmp_path / "tmp")}
     run = subprocess.run([sys.executable, "-m", "nmm_core.reproduce", "--quick", "--root", str(tmp_path)],
                          capture_output=True, text=True, timeout=1800, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    # The chapters' scratch folders (the stand-in recordings) are gone with their kernels.
+    assert sorted(p.name for p in (tmp_path / "tmp").glob("nmm-*")) == []
     # The benchmark chapter measured on this machine: its three figures and its tables.
     bench = (tmp_path / "_build/html/book/_generated/benchmarks.html").read_text()
     assert bench.count("<img") >= 3 and "windows/s" in bench and "streaming ms/window" in bench
