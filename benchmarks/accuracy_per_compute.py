@@ -24,8 +24,8 @@ def main():
 
     import keras
 
-    from nmm_core.benchmark import accuracy_per_compute, cohort_subjects
-    from nmm_core.training import subject_data
+    from nmm_core.benchmark import accuracy_per_compute
+    from nmm_core.training import cohort_subjects, subject_data
     from nmm_core.plotting import markdown_table
 
     rows = []

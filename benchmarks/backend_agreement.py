@@ -13,7 +13,8 @@ range widened by one standard deviation. Nothing is written.
 import argparse
 import statistics
 
-from nmm_core.benchmark import BACKENDS, backend_available, cohort_subjects, run_isolated
+from nmm_core.benchmark import BACKENDS, backend_available, run_isolated
+from nmm_core.training import cohort_subjects
 from nmm_core.plotting import markdown_table
 
 SCORES = ("BRA_r", "TRImed_r", "torque_nrmse_pct")

@@ -21,7 +21,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nmm_core import protocol, training
-from nmm_core.benchmark import cohort_subjects
+from nmm_core.training import cohort_subjects
 from nmm_core.config import DEEP_MUSCLES
 from nmm_core.plotting import markdown_table
 from nmm_core.results import mean_defined

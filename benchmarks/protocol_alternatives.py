@@ -21,7 +21,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nmm_core import protocol, training  # noqa: E402
-from nmm_core.benchmark import cohort_subjects  # noqa: E402
+from nmm_core.training import cohort_subjects  # noqa: E402
 from nmm_core.plotting import markdown_table  # noqa: E402
 
 FIXED = ("max_epochs", "patience", "window", "batch_size", "stride", "width", "depth")

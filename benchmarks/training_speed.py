@@ -14,7 +14,8 @@ Nothing is written; the cohort is read from the data cache (generated if absent)
 import argparse
 import statistics
 
-from nmm_core.benchmark import BACKENDS, backend_available, cohort_subjects, configurations, run_isolated
+from nmm_core.benchmark import BACKENDS, backend_available, configurations, run_isolated
+from nmm_core.training import cohort_subjects
 from nmm_core.plotting import markdown_table
 
 

@@ -32,17 +32,6 @@ from .training import SubjectData, movement_seconds, subject_data
 # --------------------------------------------------------------------------------------------
 # The machine, timings and memory.
 # --------------------------------------------------------------------------------------------
-def cohort_subjects(seed: int | None = None) -> list[str]:
-    """The subjects of the virtual cohort drawn with ``seed`` (default: the book's cohort), in
-    order: the benchmark scripts' default ``--subjects``, so that they follow the cohort rather
-    than a typed list (for the book's cohort, the subjects of its chapters,
-    :data:`nmm_core.reproduce.SUBJECTS`). It draws the bodies only; nothing is generated or
-    read."""
-    from . import cohort
-
-    return [s.name for s in cohort.make_cohort(seed=cohort.DEFAULT_SEED if seed is None else seed)]
-
-
 def machine() -> dict:
     """What the figures were measured on: CPU model, usable cores, memory and versions."""
     cpu = platform.processor() or "unknown"

@@ -47,14 +47,15 @@ import yaml
 from tqdm import tqdm
 
 from . import __version__, paths
-from .cohort import DEFAULT_SEED, MOTOR_CONTROLS, cohort_dir, cohort_path, is_complete, make_cohort
+from .cohort import MOTOR_CONTROLS, cohort_dir, cohort_path, is_complete
 from .files import atomic_write
 from .paths import REPO_ROOT
 from .public_data import STAND_IN_SUBJECT, find_participant
 from .results import variant_subjects, write_summary
+from .training import cohort_subjects
 
 #: The book's subjects: those of the cohort it is built on (the table of contents names them too).
-SUBJECTS = tuple(s.name for s in make_cohort(seed=DEFAULT_SEED))
+SUBJECTS = tuple(cohort_subjects())
 #: The cohort variant whose subjects get chapters of their own (besides the default cohort).
 VARIANT = MOTOR_CONTROLS[1]
 GENERATED = Path("book") / "_generated"
@@ -565,7 +566,7 @@ def book_toc(root: Path, quick: bool) -> Path:
     toc = root / "_toc.yml"
     if not quick:
         return toc
-    left_out = {f"{GENERATED.as_posix()}/{c.name}" for c in CHAPTERS if c not in chapters_for(True)}
+    left_out = {f"{GENERATED.as_posix()}/{c.name}" for c in CHAPTERS if not c.in_quick}
     settings = yaml.safe_load(toc.read_text())
     settings["parts"] = _without(settings.get("parts", []), left_out)
     path = root / "_build" / "_toc.quick.yml"

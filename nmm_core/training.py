@@ -187,6 +187,16 @@ def movement_seconds(arrays: Sequence) -> float:
     return float(sum(a.torque.size * (a.trial.time[1] - a.trial.time[0]) for a in arrays))
 
 
+def cohort_subjects(seed: int | None = None) -> list[str]:
+    """The subjects of the virtual cohort drawn with ``seed`` (default: the book's cohort), in
+    order: known before the cohort is generated (it draws the bodies only; nothing is generated
+    or read). The benchmark scripts' default ``--subjects``; for the book's cohort, the subjects
+    of its chapters (:data:`nmm_core.reproduce.SUBJECTS`)."""
+    from . import cohort
+
+    return [s.name for s in cohort.make_cohort(seed=cohort.DEFAULT_SEED if seed is None else seed)]
+
+
 def subject_data(subject: str = "S01", quick: bool = False, cohort_seed: int | None = None,
                  motor_control: str = "min_effort") -> SubjectData:
     """One subject of the virtual cohort (generated if absent; ``cohort_seed``: another cohort
@@ -197,7 +207,7 @@ def subject_data(subject: str = "S01", quick: bool = False, cohort_seed: int | N
     from . import cohort
 
     seed = cohort.DEFAULT_SEED if cohort_seed is None else cohort_seed
-    names = [s.name for s in cohort.make_cohort(seed=seed)]
+    names = cohort_subjects(seed)
     if subject not in names:  # said before minutes of generating a cohort, not after
         raise ValueError(f"The virtual cohort (seed {seed}) has no subject {subject!r}; its subjects are "
                          f"{', '.join(names)}.")
