@@ -370,19 +370,35 @@ class Backbone(keras.Model):
                 "depth": self.depth, "heads": self.heads, "output": self.activation, "name": self.name}
 
 
+#: Weights whose path starts with this are the subject parameters (:class:`MusclePhysics`, whose
+#: layer :func:`nmm_core.training.build_model` names ``physics``); :class:`MemberAdam` can give
+#: them their own step size.
+PARAMETER_PATH = "physics/"
+
+
 @keras.saving.register_keras_serializable(package="nmm")
 class MemberAdam(keras.optimizers.Adam):
     """Adam whose step size can differ between the members of an NMM: every update of member k
-    is scaled by ``member_scale[k]`` (all 1 by default, when it is plain Adam to the last bit).
-    Every weight of an NMM has the member axis first, so the scale broadcasts over the rest.
+    is scaled by ``member_scale[k]`` (all 1 by default, when it is plain Adam to the last bit),
+    and the updates of its subject parameters (weights under :data:`PARAMETER_PATH`) also by
+    ``parameter_rate[k]`` (one value, or one per member; default 1). Every weight of an NMM
+    has the member axis first, so the scale broadcasts over the rest.
 
-    This lets members that follow different learning-rate schedules train as one model: with
-    the optimizer's learning rate on a schedule, a member whose scale is ``constant / rate``
-    trains at the constant rate (:func:`nmm_core.training.train`)."""
+    ``member_scale`` lets members that follow different learning-rate schedules train as one
+    model: with the optimizer's learning rate on a schedule, a member whose scale is
+    ``constant / rate`` trains at the constant rate (:func:`nmm_core.training.train`).
+    ``parameter_rate`` lets the 34 subject parameters (sigmoid logits) take larger or smaller
+    steps than the network's weights: with Adam a weight moves by about the learning rate per
+    step whatever its gradient, so the number of steps bounds how far a parameter can travel
+    from its start."""
 
-    def __init__(self, members: int = 1, **kwargs):
+    def __init__(self, members: int = 1, parameter_rate=1.0, **kwargs):
         super().__init__(**kwargs)
         self.members = int(members)
+        rates = [float(r) for r in _member_list(parameter_rate, self.members, "parameter_rate")]
+        if not all(math.isfinite(r) and r > 0 for r in rates):
+            raise ValueError(f"parameter_rate must be positive and finite, got {rates}.")
+        self.parameter_rate = rates
 
     def build(self, var_list):
         if self.built:
@@ -393,13 +409,18 @@ class MemberAdam(keras.optimizers.Adam):
                                  f"{tuple(variable.shape)}, without the member axis first.")
         super().build(var_list)
         self.member_scale = self.add_variable((self.members,), initializer="ones", name="member_scale")
+        # By the optimizer's own index of each weight (update_step may get the backend's variable).
+        self._is_parameter = [v.path.startswith(PARAMETER_PATH) for v in var_list]
 
     def update_step(self, gradient, variable, learning_rate):
-        scale = ops.reshape(ops.cast(self.member_scale, variable.dtype), (self.members,) + (1,) * (len(variable.shape) - 1))
+        scale = ops.cast(self.member_scale, variable.dtype)
+        if self._is_parameter[self._get_variable_index(variable)] and any(r != 1.0 for r in self.parameter_rate):
+            scale = scale * ops.convert_to_tensor(np.array(self.parameter_rate), dtype=variable.dtype)
+        scale = ops.reshape(scale, (self.members,) + (1,) * (len(variable.shape) - 1))
         super().update_step(gradient, variable, ops.cast(learning_rate, variable.dtype) * scale)
 
     def get_config(self):
-        return {**super().get_config(), "members": self.members}
+        return {**super().get_config(), "members": self.members, "parameter_rate": self.parameter_rate}
 
 
 @keras.saving.register_keras_serializable(package="nmm")

@@ -109,7 +109,7 @@ def synergy_prior(fit: Sequence, seed: int = 0):
     return found
 
 
-_DEFAULTS = {**training.SETTINGS, "trainable_parameters": True, "residual_weight": 1.0}
+_DEFAULTS = {**training.SETTINGS, "trainable_parameters": True, "residual_weight": 1.0, "parameter_rate": 1.0}
 
 
 def start_alike(model) -> None:

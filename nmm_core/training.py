@@ -262,7 +262,8 @@ UNMENDED = {"effort_weight": 0.0, "smoothness_weight": 0.1, "prior_weight": 0.1,
             "freeze_deep_architecture": False, "burn_in": 10, "schedule": None, "learning_rate": 3e-3}
 #: Keyword arguments of :func:`build_model` that take one value per ensemble member.
 MEMBER_SETTINGS = ("effort_weight", "smoothness_weight", "prior_weight", "tie_deep",
-                   "freeze_deep_architecture", "burn_in", "trainable_parameters", "initial", "residual_weight")
+                   "freeze_deep_architecture", "burn_in", "trainable_parameters", "initial", "residual_weight",
+                   "parameter_rate")
 
 
 def build_model(subject: Subject, window: int, backbone: str = "transformer", time_step: float = 0.01,
@@ -272,7 +273,7 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
                 freeze_deep_architecture=SETTINGS["freeze_deep_architecture"], burn_in=SETTINGS["burn_in"],
                 learning_rate: float = SETTINGS["learning_rate"], hidden: Sequence[str] = DEEP_MUSCLES,
                 jit_compile="auto", initial=None, synergies: int = 0, residual_weight=1.0, width: int = 32,
-                depth: int = 2):
+                depth: int = 2, parameter_rate=1.0):
     """A compiled :class:`~nmm_core.network.NMM` for ``subject`` (nominal muscles, scaled) with
     ``members`` ensemble members side by side, estimating the excitations of the ``hidden``
     muscles (see :func:`prepare`).
@@ -286,7 +287,9 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     ``trainable_parameters=False`` for the diagnosis with the subject's true physics.
     ``synergies`` > 0 gives the NMM a synergy prior over that many synergy activations
     (:meth:`nmm_core.network.NMM.hidden`; its inputs need them, :func:`with_synergies`).
-    ``width`` and ``depth``: the backbone's size (:class:`~nmm_core.network.Backbone`)."""
+    ``width`` and ``depth``: the backbone's size (:class:`~nmm_core.network.Backbone`).
+    ``parameter_rate`` multiplies the optimizer's steps of the subject parameters against the
+    network's (:class:`~nmm_core.network.MemberAdam`; 1: the same steps)."""
     import keras
 
     from .network import NMM, Backbone, MemberAdam, MusclePhysics  # network imports Keras at once: only when needed
@@ -306,7 +309,8 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     model = NMM(body, physics, torque_scale=torque_scale, smoothness_weight=smoothness_weight,
                 effort_weight=effort_weight, prior_weight=prior_weight, burn_in=burn_in,
                 synergies=synergies, residual_weight=residual_weight)
-    model.compile(optimizer=MemberAdam(members, learning_rate=learning_rate), jit_compile=jit_compile)
+    model.compile(optimizer=MemberAdam(members, learning_rate=learning_rate, parameter_rate=parameter_rate),
+                  jit_compile=jit_compile)
     return model
 
 

@@ -437,6 +437,47 @@ def test_members_on_different_schedules_train_as_if_alone(rng):
         assert np.abs(got[:, k] - on_its_schedule).max() < 1e-3 * apart, (k, schedule)
 
 
+def test_parameter_rate_scales_the_subject_parameters_steps_alone(rng):
+    """Adam's first step moves every weight by the learning rate times g / (|g| + eps), about
+    the rate itself whatever the gradient's size (closed form). With ``parameter_rate`` (2, 10)
+    for two members, one step from the same start moves member k's subject parameters
+    (``physics/``) exactly ``parameter_rate[k]`` times as far as plain steps do, and every
+    network weight exactly as far."""
+    x, y = dataset(rng, n=8)
+    rates = [2.0, 10.0]
+
+    def one_step(parameter_rate):
+        model = tiny_model(members=2, learning_rate=1e-3, parameter_rate=parameter_rate)
+        before = {v.path: keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables}
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+        return {v.path: keras.ops.convert_to_numpy(v) - before[v.path] for v in model.trainable_variables}
+
+    plain, scaled = one_step(1.0), one_step(rates)
+    parameters = [path for path in plain if path.startswith(network.PARAMETER_PATH)]
+    assert len(parameters) == len(network.PARAMETER_BOUNDS)
+    for path, step in plain.items():
+        moved = np.abs(step) > 0
+        if path in parameters:
+            # the frozen deep slots do not move; every other parameter takes one step of ~1e-3
+            assert moved.any(), path
+            np.testing.assert_allclose(np.abs(step[moved]), 1e-3, rtol=1e-2, err_msg=path)
+            for k, rate in enumerate(rates):
+                np.testing.assert_allclose(scaled[path][k], rate * step[k], rtol=1e-4, atol=1e-9, err_msg=path)
+        else:
+            np.testing.assert_allclose(scaled[path], step, rtol=1e-5, atol=1e-9, err_msg=path)
+
+
+def test_parameter_rate_is_checked_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="parameter_rate has 3 values for 2"):
+        network.MemberAdam(2, parameter_rate=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="positive and finite"):
+        network.MemberAdam(2, parameter_rate=[1.0, 0.0])
+    model = tiny_model(members=2, parameter_rate=[1.0, 5.0])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.optimizer.parameter_rate == [1.0, 5.0]
+
+
 def test_member_adam_refuses_a_weight_without_the_member_axis():
     optimizer = network.MemberAdam(3)
     with pytest.raises(ValueError, match="without the member axis first"):
