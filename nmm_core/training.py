@@ -258,7 +258,7 @@ BURN_IN = 26
 SETTINGS = {"effort_weight": 0.01, "smoothness_weight": 0.1, "prior_weight": 0.1, "tie_deep": True,
             "freeze_deep_architecture": True, "burn_in": BURN_IN, "schedule": "cosine", "learning_rate": 3e-3}
 #: The NMM as first built here, before those changes (the ablation's "none of them" row).
-UNMENDED = {"effort_weight": 0.0, "smoothness_weight": 0.1, "prior_weight": 0.1, "tie_deep": False,
+UNMENDED = {"effort_weight": 0.0, "smoothness_weight": 0.1, "prior_weight": 0.1, "parameter_rate": 1.0, "tie_deep": False,
             "freeze_deep_architecture": False, "burn_in": 10, "schedule": None, "learning_rate": 3e-3}
 #: Keyword arguments of :func:`build_model` that take one value per ensemble member.
 MEMBER_SETTINGS = ("effort_weight", "smoothness_weight", "prior_weight", "tie_deep",

@@ -74,6 +74,8 @@ def test_a_single_trial_per_condition_leaves_no_validation_set():
 def test_both_methods_get_the_same_budget():
     assert len(protocol.NMM_CANDIDATES) == len(protocol.SYNX_CANDIDATES) == protocol.BUDGET
     assert len({tuple(sorted(c.items())) for c in protocol.NMM_CANDIDATES}) == protocol.BUDGET
+    # every NMM candidate names every searched setting, so the chosen one reaches every model
+    assert all(set(c) == set(protocol.NMM_CANDIDATES[0]) for c in protocol.NMM_CANDIDATES)
     assert len(set(protocol.SYNX_CANDIDATES)) == protocol.BUDGET
 
 
@@ -131,7 +133,7 @@ def test_every_ablation_row_is_one_member_of_one_model_with_its_own_settings(bli
     arrays = training.prepare(training.split(trials)["train"], learner)
     fit, validation = training.inner_split(arrays)
     plan = dataclasses.replace(TINY, width=16, depth=1)
-    chosen = protocol.NMM_CANDIDATES[0]
+    chosen = next(c for c in protocol.NMM_CANDIDATES if c["parameter_rate"] != 1.0)
     model = protocol.run_ablations(learner, record, fit, validation, chosen, plan)
     assert model.members == len(protocol.ABLATIONS)
     assert (model.backbone.width, len(model.backbone.blocks)) == (16, 1)
@@ -139,6 +141,8 @@ def test_every_ablation_row_is_one_member_of_one_model_with_its_own_settings(bli
         expected = {**chosen, **change}
         assert model.effort_weight[k] == pytest.approx(expected.get("effort_weight", training.SETTINGS["effort_weight"]))
         assert model.burn_in[k] == expected.get("burn_in", training.SETTINGS["burn_in"])
+        assert model.optimizer.parameter_rate[k] == expected["parameter_rate"]  # the chosen step, or 1 where a row says
+    assert sorted(set(model.optimizer.parameter_rate)) == sorted({1.0, chosen["parameter_rate"]})
     scales = np.array(model.optimizer.member_scale)
     constant = np.array([change.get("schedule", "cosine") is None for _, change in protocol.ABLATIONS])
     assert constant.sum() == 2 and np.all(scales[constant] > 1.0) and np.all(scales[~constant] == 1.0)
