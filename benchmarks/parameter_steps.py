@@ -20,7 +20,7 @@ them nearer the truth, torque is what limits identification, not the step budget
 
 Run:
 
-    .venv/bin/python benchmarks/parameter_steps.py [--subjects S01 S02] [--rates 1 3 10 30]
+    .venv/bin/python benchmarks/parameter_steps.py [--subjects S01 S02] [--rates 1 3 10 30] [--cohort-seed 7]
 
 Takes about a minute per subject (full cohort, two cores). Nothing is written.
 """
@@ -58,7 +58,8 @@ def distances(found: dict, reference: dict, moved: dict) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", nargs="+", default=training.cohort_subjects())
+    parser.add_argument("--subjects", nargs="+", help="default: every subject of the cohort")
+    parser.add_argument("--cohort-seed", type=int, help="a cohort generated with this seed (default: the book's)")
     parser.add_argument("--rates", nargs="+", type=float, default=[1.0, 3.0, 10.0, 30.0])
     parser.add_argument("--quick", action="store_true", help="the quick cohort and training plan")
     parser.add_argument("--seed", type=int, default=0)
@@ -66,11 +67,12 @@ def main():
     from nmm_core.network import PARAMETER_BOUNDS
 
     plan = protocol.plan(args.quick)
+    args.subjects = args.subjects or training.cohort_subjects(args.cohort_seed)
     settings = [{"parameter_rate": r} for r in args.rates]  # the training defaults' loss weights
     nominal = {n: b[2] for n, b in PARAMETER_BOUNDS.items()}
     rows, picked = [], []
     for subject in args.subjects:
-        data = training.subject_data(subject, args.quick)
+        data = training.subject_data(subject, args.quick, cohort_seed=args.cohort_seed)
         model, history, seconds = protocol.fit_nmm(data.learner, data.arrays["fit"], data.arrays["validation"],
                                                    settings, plan, args.seed, same_start=True)
         found = model.physics.identified_parameters()
@@ -88,7 +90,8 @@ def main():
             rows.append([subject, f"{rate:g}", f"{errors[k]:.3f}", history["best_epoch"][k],
                          *(f"{travelled[f]:.3f}" for f in FAMILIES), *(f"{off[f]:.3f}" for f in FAMILIES)])
         print(f"{subject}: {seconds:.0f} s; validation picks rate {picked[-1]:g}", flush=True)
-    print(f"\n{'quick' if args.quick else 'full'} cohort; one member per rate, same start (seed {args.seed}); "
+    cohort = f"seed {args.cohort_seed}" if args.cohort_seed is not None else "the book's"
+    print(f"\n{'quick' if args.quick else 'full'} cohort ({cohort}); one member per rate, same start (seed {args.seed}); "
           f"training defaults' loss weights; at most {plan.max_epochs} epochs, each member at its best "
           "validation epoch. Distances: mean |value - reference| / bound width over the trainable entries.\n")
     print(markdown_table(["subject", "parameter rate", "validation torque RMSE (N m)", "best epoch",
