@@ -34,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from nmm_core import protocol, training
+from nmm_core.network import PARAMETER_BOUNDS
 from nmm_core.plotting import markdown_table
 
 FAMILIES = {
@@ -46,8 +47,6 @@ FAMILIES = {
 def distances(found: dict, reference: dict, moved: dict) -> dict:
     """Mean |found - reference| / bound width per family, over the entries that ``moved`` marks
     trainable."""
-    from nmm_core.network import PARAMETER_BOUNDS
-
     out = {}
     for family, names in FAMILIES.items():
         values = [abs(found[n][key] - reference[n][key]) / (PARAMETER_BOUNDS[n][1] - PARAMETER_BOUNDS[n][0])
@@ -64,8 +63,6 @@ def main():
     parser.add_argument("--quick", action="store_true", help="the quick cohort and training plan")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    from nmm_core.network import PARAMETER_BOUNDS
-
     plan = protocol.plan(args.quick)
     args.subjects = args.subjects or training.cohort_subjects(args.cohort_seed)
     settings = [{"parameter_rate": r} for r in args.rates]  # the training defaults' loss weights
@@ -75,8 +72,7 @@ def main():
         data = training.subject_data(subject, args.quick, cohort_seed=args.cohort_seed)
         model, history, seconds = protocol.fit_nmm(data.learner, data.arrays["fit"], data.arrays["validation"],
                                                    settings, plan, args.seed, same_start=True)
-        found = model.physics.identified_parameters()
-        found = found if isinstance(found, list) else [found]
+        found = [model.physics.identified_parameters(k) for k in range(len(args.rates))]
         start = {n: {key: nominal[n] for key in found[0][n]} for n in found[0]}
         truth = training.true_parameters(data.record)
         # an entry is trainable where some member moved it (frozen and deep-tied slots do not move)

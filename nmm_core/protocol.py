@@ -4,10 +4,10 @@
    validation set (from every load and posture with two or more training trials, the one of
    median duration) and the fitting set (the rest). Held-out trials take no part.
 2. Each method has the same budget of candidate settings, :data:`BUDGET` per subject: the NMM's
-   loss weights and its parameters' step size (:data:`NMM_CANDIDATES`), the baseline's factorisation and number of synergies
-   (:data:`SYNX_CANDIDATES`), and the loss weights of the NMM with a synergy prior
-   (:data:`NMM_SYNERGY_CANDIDATES`, whose synergies are fixed by :func:`synergy_prior`). Every
-   candidate is fitted on the fitting set.
+   loss weights and its parameters' step size (:data:`NMM_CANDIDATES`), the baseline's
+   factorisation and number of synergies (:data:`SYNX_CANDIDATES`), and the loss weights of the
+   NMM with a synergy prior (:data:`NMM_SYNERGY_CANDIDATES`, whose synergies are fixed by
+   :func:`synergy_prior`). Every candidate is fitted on the fitting set.
 3. Every candidate is scored by its torque RMSE on the validation trials (the first and last
    :data:`nmm_core.scoring.TRIM_SECONDS` left out), and the lowest wins. The NMM also takes its
    epoch by this score (each member keeps its weights of its best epoch; training stops once
