@@ -393,7 +393,10 @@ def test_the_backbone_is_the_network_its_weights_make(rng, kind, output):
 @pytest.mark.opensim
 def test_member_adam_with_unit_scales_is_keras_adam_to_the_last_bit(rng):
     """The NMM's optimizer (per-member step scales, all 1 unless a schedule differs between
-    members) against Keras's own Adam: the same weights after three epochs, bit for bit."""
+    members) against Keras's own Adam: the same weights after three epochs, bit for bit on
+    TensorFlow. JAX compiles the whole step with XLA, which may fuse the extra multiplication by
+    the unit scale into Adam's arithmetic and round the last bit differently: there the weights
+    must agree to a float32 rounding (a wrong scale moves them by about the learning rate)."""
     x, y = dataset(rng)
     weights = []
     for optimizer in (keras.optimizers.Adam(3e-3), network.MemberAdam(2, learning_rate=3e-3)):
@@ -402,7 +405,10 @@ def test_member_adam_with_unit_scales_is_keras_adam_to_the_last_bit(rng):
         model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False)
         weights.append([keras.ops.convert_to_numpy(v) for v in model.trainable_variables])
     for ours, keras_adam in zip(*weights):
-        np.testing.assert_array_equal(ours, keras_adam)
+        if keras.backend.backend() == "tensorflow":
+            np.testing.assert_array_equal(ours, keras_adam)
+        else:
+            np.testing.assert_allclose(ours, keras_adam, rtol=2e-6, atol=1e-7)
 
 
 @pytest.mark.opensim
