@@ -27,14 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 WORKER = """
-import json, os, sys, time
+import dataclasses, json, sys, time
 sys.path.insert(0, {root!r})
-threads = int(os.environ.get("NMM_BENCH_THREADS", "0"))
-if threads:
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-import dataclasses
 from nmm_core import protocol
 from nmm_core.training import subject_data
 data = subject_data(sys.argv[1], False)
@@ -53,8 +47,9 @@ print(json.dumps({{"seconds": wall, "cores": (out[22][1] - out[2][1]) / wall}}))
 
 def trainings(subjects, members: int, threads: int) -> list[dict]:
     """Train one model per subject, all at once, each in its own process."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow",
-           "NMM_BENCH_THREADS": str(threads)}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+    if threads:  # TensorFlow's own variables (0, unset: its default pools)
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
     code = WORKER.format(root=str(ROOT))
     processes = [subprocess.Popen([sys.executable, "-c", code, s, str(members)], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in subjects]
