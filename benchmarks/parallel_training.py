@@ -7,8 +7,9 @@ Run:
     .venv/bin/python benchmarks/parallel_training.py [--subjects S01 S02] [--members 8] [--runs 3]
 
 Each training is the protocol's (:func:`nmm_core.protocol.fit_nmm`, the full plan, XLA) with
-``--members`` members, in its own process; its time for 20 epochs is the difference between a
-22-epoch and a 2-epoch fit (tracing and compilation cancel). With two processes at once, the
+``--members`` members, in its own process (``python -m nmm_core.benchmark fit``); its time for 20
+epochs is the difference between a 22-epoch and a 2-epoch fit (tracing and compilation cancel:
+:func:`nmm_core.benchmark.protocol_fit_time`). With two processes at once, the
 second subject trains beside the first. The table prints the median over ``--runs`` of the
 seconds per 20 epochs and of the cores each process used, and the throughput (trainings per
 minute of the whole machine). The reproduction runs its chapters two at a time
@@ -17,49 +18,10 @@ Nothing is written.
 """
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-WORKER = """
-import dataclasses, json, sys, time
-sys.path.insert(0, {root!r})
-from nmm_core import protocol
-from nmm_core.training import subject_data
-data = subject_data(sys.argv[1], False)
-fit, validation = data.arrays["fit"], data.arrays["validation"]
-out = {{}}
-for epochs in (2, 22):
-    plan = dataclasses.replace(protocol.FULL, max_epochs=epochs, patience=epochs + 1)
-    cpu = time.process_time()
-    _, _, seconds = protocol.fit_nmm(data.learner, fit, validation, [protocol.NMM_CANDIDATES[0]] * int(sys.argv[2]),
-                                     plan, 0)
-    out[epochs] = (seconds, time.process_time() - cpu)
-wall = out[22][0] - out[2][0]
-print(json.dumps({{"seconds": wall, "cores": (out[22][1] - out[2][1]) / wall}}))
-"""
-
-
-def trainings(subjects, members: int, threads: int) -> list[dict]:
-    """Train one model per subject, all at once, each in its own process."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
-    if threads:  # TensorFlow's own variables (0, unset: its default pools)
-        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
-    code = WORKER.format(root=str(ROOT))
-    processes = [subprocess.Popen([sys.executable, "-c", code, s, str(members)], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in subjects]
-    results = []
-    for p in processes:
-        stdout, stderr = p.communicate()
-        if p.returncode:
-            raise RuntimeError(f"a training process failed:\n{stderr[-2000:]}")
-        results.append(json.loads(stdout.strip().splitlines()[-1]))
-    return results
+from nmm_core.benchmark import run_together
+from nmm_core.plotting import markdown_table
 
 
 def main():
@@ -69,12 +31,11 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from nmm_core.plotting import markdown_table
-
     rows = []
     for threads in (0, 1):
         for at_once in (1, 2):
-            runs = [trainings(args.subjects[:at_once], args.members, threads) for _ in range(args.runs)]
+            each = [{"subject": s, "members": args.members} for s in args.subjects[:at_once]]
+            runs = [run_together("fit", each, threads=threads) for _ in range(args.runs)]
             seconds = statistics.median(statistics.mean(r["seconds"] for r in run) for run in runs)
             cores = statistics.median(statistics.mean(r["cores"] for r in run) for run in runs)
             rows.append(["TensorFlow's default" if threads == 0 else "1 per process", at_once, seconds, cores,

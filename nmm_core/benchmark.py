@@ -10,6 +10,7 @@ same run, and read medians, not single runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -33,7 +34,8 @@ from .training import SubjectData, movement_seconds, subject_data
 # The machine, timings and memory.
 # --------------------------------------------------------------------------------------------
 def machine() -> dict:
-    """What the figures were measured on: CPU model, usable cores, memory and versions."""
+    """What the figures were measured on: CPU model, usable cores, memory, versions and
+    TensorFlow's thread limits."""
     cpu = platform.processor() or "unknown"
     try:
         for line in open("/proc/cpuinfo"):
@@ -51,7 +53,9 @@ def machine() -> dict:
             versions[name] = None
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "memory_gib": round(psutil.virtual_memory().total / 2**30, 1), "system": platform.platform(),
-            "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "versions": versions}
+            "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "versions": versions,
+            # TensorFlow's thread pools when limited (None: its defaults, about one thread per core)
+            "tensorflow_threads": {pool: os.environ.get(f"TF_NUM_{pool.upper()}_THREADS") for pool in ("intraop", "interop")}}
 
 
 def repeat(function: Callable[[], object], runs: int = 5, warmup: int = 1) -> list[float]:
@@ -114,6 +118,23 @@ def time_to_converge(data: SubjectData, quick: bool = False, backbone: str = "tr
                                                [{}] * plan.seeds, plan, seed, backbone=backbone)
     return {"total_s": seconds, "per_seed_s": seconds / plan.seeds, "seeds": plan.seeds,
             "epochs_run": len(history["loss"]), "best_epoch": history["best_epoch"], "model": model}
+
+
+def protocol_fit_time(data: SubjectData, members: int = 8, epochs: tuple[int, int] = (2, 22)) -> dict:
+    """Seconds of the full plan's training (:func:`nmm_core.protocol.fit_nmm`, XLA as the plan
+    says) of a ``members``-member model for ``epochs[1] - epochs[0]`` epochs: a fit of
+    ``epochs[1]`` epochs less one of ``epochs[0]``, so that tracing and compilation cancel out
+    (no early stopping). Returns ``{"seconds", "epochs", "cores"}``, ``cores`` the CPU time per
+    wall second of that difference (about 1 for one core kept busy)."""
+    times = {}
+    for n in epochs:
+        plan = dataclasses.replace(protocol.FULL, max_epochs=n, patience=n + 1)
+        cpu = time.process_time()
+        _, _, seconds = protocol.fit_nmm(data.learner, data.arrays["fit"], data.arrays["validation"],
+                                         [protocol.NMM_CANDIDATES[0]] * members, plan, 0)
+        times[n] = (seconds, time.process_time() - cpu)
+    wall = times[epochs[1]][0] - times[epochs[0]][0]
+    return {"seconds": wall, "epochs": epochs[1] - epochs[0], "cores": (times[epochs[1]][1] - times[epochs[0]][1]) / wall}
 
 
 def inference_speed(model, arrays: Sequence, window: int = 64, runs: int = 5, torque: bool = True) -> dict:
@@ -227,12 +248,9 @@ def configurations() -> list[tuple[str, str]]:
             for jit in (("off", "on") if backend == "tensorflow" else ("auto",))]
 
 
-def run_isolated(measure: str, backend: str = "tensorflow", timeout: float = 1800, **options) -> dict:
-    """Run ``python -m nmm_core.benchmark <measure>`` in a fresh process on ``backend`` and
-    return its JSON; ``options`` become flags (``quick=True`` -> ``--quick``,
-    ``jit="on"`` -> ``--jit on``). A process has one Keras backend, hence the subprocess.
-    Raises RuntimeError whose first line is the failure's cause (the process's last line of
-    error output), followed by the command and the rest of that output."""
+def _start(measure: str, backend: str, threads: int, options: dict):
+    """Start ``python -m nmm_core.benchmark <measure>`` (see :func:`run_isolated`); return the
+    command and the process."""
     command = [sys.executable, "-m", "nmm_core.benchmark", measure]
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
@@ -241,12 +259,50 @@ def run_isolated(measure: str, backend: str = "tensorflow", timeout: float = 180
         elif value not in (False, None):
             command += [flag, str(value)]
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}, no error output"]
+    if threads:  # TensorFlow's own variables (0: its default thread pools)
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
+    return command, subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _collect(measure: str, backend: str, command: list, process, timeout: float) -> dict:
+    """The JSON that a process of :func:`_start` printed last, or RuntimeError with its cause."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    if process.returncode != 0:
+        lines = stderr.strip().splitlines() or [f"exit status {process.returncode}, no error output"]
         raise RuntimeError(f"{measure} on {backend} failed: {lines[-1]}\ncommand: {' '.join(command)} "
-                           f"(KERAS_BACKEND={backend})\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+                           f"(KERAS_BACKEND={backend})\n{stderr[-2000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def run_isolated(measure: str, backend: str = "tensorflow", timeout: float = 1800, threads: int = 0,
+                 **options) -> dict:
+    """Run ``python -m nmm_core.benchmark <measure>`` in a fresh process on ``backend`` and
+    return its JSON; ``options`` become flags (``quick=True`` -> ``--quick``,
+    ``jit="on"`` -> ``--jit on``). A process has one Keras backend, hence the subprocess.
+    ``threads`` > 0 limits TensorFlow's thread pools (``TF_NUM_INTRAOP_THREADS`` and
+    ``TF_NUM_INTEROP_THREADS``) to that many threads.
+    Raises RuntimeError whose first line is the failure's cause (the process's last line of
+    error output), followed by the command and the rest of that output."""
+    return run_together(measure, [options], backend, timeout, threads)[0]
+
+
+def run_together(measure: str, each: Sequence[dict], backend: str = "tensorflow", timeout: float = 1800,
+                 threads: int = 0) -> list[dict]:
+    """Like :func:`run_isolated`, one process per entry of ``each`` (its options), all started
+    at once: what several jobs side by side (``make reproduce``'s chapters) do to each other."""
+    started = [_start(measure, backend, threads, options) for options in each]
+    try:
+        return [_collect(measure, backend, command, process, timeout) for command, process in started]
+    finally:
+        for _, process in started:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
 
 
 def _load_trained(subject: str, data: SubjectData, window: int, train_epochs: int):
@@ -268,7 +324,7 @@ def _load_trained(subject: str, data: SubjectData, window: int, train_epochs: in
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nmm_core.benchmark",
                                      description="One benchmark on the current Keras backend, printed as JSON.")
-    parser.add_argument("measure", choices=("machine", "throughput", "converge", "inference", "synx"))
+    parser.add_argument("measure", choices=("machine", "throughput", "converge", "fit", "inference", "synx"))
     parser.add_argument("--subject", default="S01")
     parser.add_argument("--quick", action="store_true", help="the quick cohort")
     parser.add_argument("--backbone", default="transformer")
@@ -277,10 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--members", type=int, default=8, help="members of the model timed by 'fit'")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     jit = {"auto": "auto", "on": True, "off": False}[args.jit]
-    out: dict = {"measure": args.measure, "machine": machine()}
+    out: dict = {"measure": args.measure, "started": time.time()}  # when (Unix time), for runs side by side
+    out["machine"] = machine()
     if args.measure != "machine":
         data = subject_data(args.subject, args.quick)
         out.update(subject=args.subject, quick=args.quick)
@@ -292,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = training.evaluate(result.pop("model"), data.held_out, args.window, data.delay)
         out.update(backbone=args.backbone, seed=args.seed, **result,
                    held_out=_scores_row("NMM", f"{result['seeds']} seeds", result["total_s"], scores))
+    elif args.measure == "fit":
+        out.update(members=args.members, **protocol_fit_time(data, args.members))
     elif args.measure == "inference":
         import keras
 
@@ -307,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fit = synx_fit(data)
         out.update(fit_seconds=fit.fit_seconds, inference=synx_inference_speed(fit, data, args.runs),
                    inference_deep_only=synx_inference_speed(fit, data, args.runs, torque=False))
+    out["finished"] = time.time()
     print(json.dumps(out))
     return 0
 

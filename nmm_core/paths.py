@@ -4,7 +4,8 @@
   Linux, pooch's ``os_cache("nmm")`` elsewhere);
 - ``downloads_dir()``: ``<data dir>/downloads``, files fetched by :mod:`data_download`;
 - ``generated_dir()``: ``<data dir>/generated``, data made here, such as the virtual cohorts;
-- ``results_dir()``: ``$NMM_RESULTS_DIR`` if set, else ``<repository>/results``.
+- ``results_dir()``: ``$NMM_RESULTS_DIR`` if set, else ``<repository>/results``;
+- :data:`QUICK_TOC`: the quick run's table of contents, under the book's root.
 
 No folder is created here. The module is kept apart from :mod:`nmm_core.config` because the
 cohort's fingerprint covers ``config.py``: moving a folder must not regenerate a cohort.
@@ -19,6 +20,9 @@ import pooch
 
 #: The repository (or installed source tree) that holds ``nmm_core``.
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The table of contents of a quick run's book, relative to the book's root: ``_toc.yml`` less
+#: the chapters a quick run does not execute (:func:`nmm_core.reproduce.book_toc` writes it).
+QUICK_TOC = Path("_build") / "_toc.quick.yml"
 
 
 def _override(variable: str) -> Path | None:

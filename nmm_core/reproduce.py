@@ -561,7 +561,7 @@ def _without(entries: list, files: set) -> list:
 
 def book_toc(root: Path, quick: bool) -> Path:
     """The table of contents of the book of this mode: ``_toc.yml`` in full mode; in quick mode
-    ``_build/_toc.quick.yml``, written from it without the chapters a quick run does not
+    :data:`nmm_core.paths.QUICK_TOC`, written from it without the chapters a quick run does not
     execute (:func:`chapters_for`)."""
     toc = root / "_toc.yml"
     if not quick:
@@ -569,7 +569,7 @@ def book_toc(root: Path, quick: bool) -> Path:
     left_out = {f"{GENERATED.as_posix()}/{c.name}" for c in CHAPTERS if not c.in_quick}
     settings = yaml.safe_load(toc.read_text())
     settings["parts"] = _without(settings.get("parts", []), left_out)
-    path = root / "_build" / "_toc.quick.yml"
+    path = root / paths.QUICK_TOC
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, yaml.safe_dump(settings, sort_keys=False))
     return path

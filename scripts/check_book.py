@@ -1,6 +1,6 @@
 """Check the built book page by page, and optionally render it in headless Chromium.
 
-    python scripts/check_book.py [--html _build/html] [--screenshots DIR] [--chromium PATH]
+    python scripts/check_book.py [--html _build/html] [--quick] [--screenshots DIR] [--chromium PATH]
 
 For every page of the table of contents: no traceback or error output, every figure file
 present and a readable PNG/SVG, every table with a header and at least one row, no unfilled
@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from nmm_core.paths import QUICK_TOC
 
 ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", "highlight-ipythontb",
                  "PapermillExecutionError", "output stderr")
@@ -115,16 +117,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=Path("_build/html"))
     parser.add_argument("--toc", type=Path, default=Path("_toc.yml"))
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the quick run's book (its table of contents, {QUICK_TOC}, in place of --toc)")
     parser.add_argument("--screenshots", type=Path, default=None, help="save one PNG per page here")
     parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"),
                         help="Chromium executable (default: found on PATH); none: static checks only")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.toc = QUICK_TOC
     args.html = args.html.resolve()
     pages = book_pages(args.html, args.toc)
     absent = [p for p in pages if not p.is_file()]
     if absent:
         hint = ("; a quick run's book leaves some chapters out: check it with make check-book QUICK=1"
-                if args.toc.name == "_toc.yml" and (args.toc.parent / "_build" / "_toc.quick.yml").is_file() else "")
+                if not args.quick and (args.toc.parent / QUICK_TOC).is_file() else "")
         print(f"error: {absent[0]} was not built; build the book first (make reproduce){hint}.", file=sys.stderr)
         return 1
     problems = []

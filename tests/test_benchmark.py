@@ -57,6 +57,18 @@ def test_an_isolated_run_reports_its_failure_with_the_cause(tmp_path, monkeypatc
     assert cohort.cohort_path(quick=True).is_relative_to(tmp_path) and not (tmp_path / "data").exists()
 
 
+def test_processes_run_together_each_with_the_thread_limit(monkeypatch):
+    for pool in ("INTRAOP", "INTEROP"):
+        monkeypatch.delenv(f"TF_NUM_{pool}_THREADS", raising=False)
+    limited = benchmark.run_together("machine", [{}, {}], threads=1, timeout=300)
+    assert [r["machine"]["tensorflow_threads"] for r in limited] == [{"intraop": "1", "interop": "1"}] * 2
+    # Started at once, not one after the other: each began before the other ended.
+    first, second = limited
+    assert second["started"] < first["finished"] and first["started"] < second["finished"]
+    assert benchmark.run_isolated("machine", timeout=300)["machine"]["tensorflow_threads"] == {
+        "intraop": None, "interop": None}
+
+
 def test_a_failing_configuration_is_summarised_by_its_cause():
     error = ValueError("Graph execution error:\n\nDetected at node x\nXLA compilation requires a fixed "
                        "tensor list size. Set the max number of elements. More text.")

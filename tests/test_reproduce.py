@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nmm_core import cohort, reproduce
+from nmm_core import cohort, paths, reproduce
 from nmm_core.config import REPO_ROOT
 
 pytestmark = pytest.mark.book
@@ -237,7 +237,7 @@ def test_quick_reproduction_builds_the_strict_book(tmp_path):
         page = (tmp_path / f"_build/html/book/_generated/{name}.html").read_text()
         assert "a stand-in" in page and page.count("<table") >= 3 and page.count("<img") >= 2
     check = _check_book()
-    for page in check.book_pages(tmp_path / "_build/html", tmp_path / "_build/_toc.quick.yml"):
+    for page in check.book_pages(tmp_path / "_build/html", tmp_path / paths.QUICK_TOC):
         assert check.check_html(page.read_text(), page)[0] == []
     assert "quick parameter set" in comparison and "injected" not in comparison  # parameters: a note, not code
     assert comparison.count("<img") >= 4 and comparison.count("<table") >= 3 and "Traceback" not in comparison
@@ -343,7 +343,7 @@ def test_a_book_build_without_its_chapters_says_which_run_makes_them(tmp_path):
         reproduce.build_book(tmp_path, quick=True)
 
 
-def test_the_book_checker_reads_the_quick_books_table_of_contents(tmp_path, capsys):
+def test_the_book_checker_reads_the_quick_books_table_of_contents(tmp_path, capsys, monkeypatch):
     shutil.copy(REPO_ROOT / "_toc.yml", tmp_path / "_toc.yml")
     quick_toc = reproduce.book_toc(tmp_path, True)
     check = _check_book()
@@ -355,6 +355,8 @@ def test_the_book_checker_reads_the_quick_books_table_of_contents(tmp_path, caps
     error = capsys.readouterr().err
     assert f"{reproduce.VARIANT}_S02.html was not built" in error and "make check-book QUICK=1" in error
     assert check.main([*html, "--toc", str(quick_toc)]) == 0
+    monkeypatch.chdir(tmp_path)  # make check-book QUICK=1: the quick table of contents of the book here
+    assert check.main([*html, "--quick"]) == 0
 
 
 def test_publishing_config_adds_the_repository_buttons(tmp_path):
