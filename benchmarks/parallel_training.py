@@ -7,13 +7,22 @@ Run:
     .venv/bin/python benchmarks/parallel_training.py [--subjects S01 S02] [--members 8] [--runs 3]
 
 Each training is the protocol's (:func:`nmm_core.protocol.fit_nmm`, the full plan, XLA) with
-``--members`` members, in its own process (``python -m nmm_core.benchmark fit``); its time for 20
-epochs is the difference between a 22-epoch and a 2-epoch fit (tracing and compilation cancel:
-:func:`nmm_core.benchmark.protocol_fit_time`). With two processes at once, the
-second subject trains beside the first. The table prints the median over ``--runs`` of the
-seconds per 20 epochs and of the cores each process used, and the throughput (trainings per
-minute of the whole machine). The reproduction runs its chapters two at a time
-(``nmm_core.reproduce --jobs``); this says what that buys the chapters that train.
+``--members`` members, in its own process (``python -m nmm_core.benchmark fit``): a 2-epoch and
+then a 22-epoch fit, whose difference is its time for 20 epochs (tracing and compilation cancel:
+:func:`nmm_core.benchmark.protocol_fit_time`). With two processes at once, the second subject
+trains beside the first.
+
+Every run times the four configurations one after the other, in an order that turns by one
+each run, so that the machine's drift (its speed changes by up to twofold within an hour) falls
+on all of them alike. The table prints medians over ``--runs``:
+
+- seconds per 20 epochs, the mean of the processes, and the cores each process used;
+- the whole job's seconds, from the first process's start to the last one's end (start-up,
+  compilation and both fits). Two processes at once rarely train in step (one compiles while
+  the other trains), so their 20-epoch times alone can mislead: the whole job's time is what
+  the reproduction, which runs its chapters two at a time (``nmm_core.reproduce --jobs``), sees;
+- trainings per minute of the whole machine, from the whole job's time.
+
 Nothing is written.
 """
 
@@ -23,6 +32,8 @@ import statistics
 from nmm_core.benchmark import run_together
 from nmm_core.plotting import markdown_table
 
+CONFIGURATIONS = [(threads, at_once) for threads in (0, 1) for at_once in (1, 2)]
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -31,20 +42,25 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    rows = []
-    for threads in (0, 1):
-        for at_once in (1, 2):
+    measured = {c: [] for c in CONFIGURATIONS}
+    for run in range(args.runs):
+        for threads, at_once in CONFIGURATIONS[run % 4:] + CONFIGURATIONS[:run % 4]:
             each = [{"subject": s, "members": args.members} for s in args.subjects[:at_once]]
-            runs = [run_together("fit", each, threads=threads) for _ in range(args.runs)]
-            seconds = statistics.median(statistics.mean(r["seconds"] for r in run) for run in runs)
-            cores = statistics.median(statistics.mean(r["cores"] for r in run) for run in runs)
-            rows.append(["TensorFlow's default" if threads == 0 else "1 per process", at_once, seconds, cores,
-                         60 * at_once / seconds])
-            print(rows[-1], flush=True)
-    print(f"\n{args.members}-member models (subjects {' and '.join(args.subjects)}), 20 epochs of the full plan with "
-          f"XLA, medians of {args.runs} runs\n")
+            results = run_together("fit", each, threads=threads)
+            job = max(r["finished"] for r in results) - min(r["started"] for r in results)
+            measured[threads, at_once].append((statistics.mean(r["seconds"] for r in results),
+                                               statistics.mean(r["cores"] for r in results), job))
+            print(f"run {run + 1}: threads {threads or 'default'}, {at_once} at once: "
+                  f"{measured[threads, at_once][-1]}", flush=True)
+    rows = []
+    for (threads, at_once), values in measured.items():
+        seconds, cores, job = (statistics.median(v[i] for v in values) for i in range(3))
+        rows.append(["TensorFlow's default" if threads == 0 else "1 per process", at_once, seconds, cores, job,
+                     60 * at_once / job])
+    print(f"\n{args.members}-member models (subjects {' and '.join(args.subjects)}), the full plan with XLA, "
+          f"medians of {args.runs} runs\n")
     print(markdown_table(["threads", "processes at once", "seconds per 20 epochs", "cores per process",
-                          "trainings per minute"], rows))
+                          "whole job (s)", "trainings per minute"], rows))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 1. The virtual cohort is generated (or found up to date) first, so that the notebooks only read it.
 2. Every chapter of :data:`CHAPTERS` is executed with its parameters into
    ``book/_generated/<name>.ipynb``; the independent chapters run in parallel (``--jobs``, default
-   the number of cores), the comparison after the subject chapters. A chapter's parameters are
+   the number of cores; each of them gets its share of the cores as TensorFlow threads,
+   :func:`side_by_side_threads`), the comparison after the subject chapters. A chapter's parameters are
    its own, updated by ``reproduce.toml`` (``[full]`` or ``[quick]`` by mode, then
    ``[chapter.<name>]``). The quick run (``--quick``) leaves out the cohort variant's chapters
    but the first subject's (:func:`chapters_for`), and its book leaves them out of its table of
@@ -460,8 +461,54 @@ def step_timings(root: Path = REPO_ROOT) -> dict[str, dict]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool) -> tuple[str, str]:
-    """Worker: execute one chapter in its own process; returns (name, status or error text).
+#: TensorFlow's environment variables for the sizes of its two thread pools.
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def side_by_side_threads(jobs: int) -> dict[str, str]:
+    """The environment of chapters that run ``jobs`` at a time: each of TensorFlow's thread
+    pools sized to the chapter's share of the cores (one thread with the default ``--jobs``, as
+    many jobs as cores). ``{}`` (TensorFlow's defaults, a thread per core) for one job at a time,
+    or when the user set either variable.
+
+    Two trainings side by side with one thread each did about a tenth more work per minute than
+    with TensorFlow's defaults, which make both processes contend for every core
+    (``benchmarks/parallel_training.py``). With XLA (the full mode) the thread count enters the
+    rounding: three epochs of S01 with one thread and with two ended with weights apart in their
+    last bits (without XLA, the same to the bit). A count that follows from ``--jobs`` rather
+    than from the machine keeps a full run's arithmetic the same on machines with more or fewer
+    cores.
+    """
+    if jobs <= 1 or any(v in os.environ for v in THREAD_VARIABLES):
+        return {}
+    threads = str(max(1, usable_cores() // jobs))
+    return dict.fromkeys(THREAD_VARIABLES, threads)
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]):
+    """Set environment variables (inherited by the kernels started meanwhile), then restore them."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool,
+                 environment: dict[str, str] | None = None) -> tuple[str, str]:
+    """Worker: execute one chapter in its own process, its kernel with ``environment`` added to
+    this process's; returns (name, status or error text).
 
     The kernel's own output (library start-up messages, warnings) goes to
     ``book/_generated/<name>.log`` rather than over the progress bar.
@@ -469,7 +516,7 @@ def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool) ->
     log = root / GENERATED / f"{chapter.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     saved = [os.dup(1), os.dup(2)]
-    with open(log, "w") as stream:
+    with open(log, "w") as stream, _environment(environment or {}):
         os.dup2(stream.fileno(), 1)
         os.dup2(stream.fileno(), 2)
         try:
@@ -485,8 +532,10 @@ def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool) ->
 
 
 def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = False) -> dict[str, str]:
-    """Execute chapters, the independent ones ``jobs`` at a time, then the summary and the
-    chapters that come after the subjects. Returns ``{name: status}``: ``"executed"``,
+    """Execute chapters, the independent ones ``jobs`` at a time (each with its share of the
+    cores as TensorFlow threads, :func:`side_by_side_threads`), then the summary and the
+    chapters that come after the subjects (with TensorFlow's default threads: the benchmarks
+    chapter times the machine as a user would run it). Returns ``{name: status}``: ``"executed"``,
     ``"skipped"``, ``"FAILED: <why>"`` or ``"not run: <why>"`` (and ``"results summary"``:
     ``"FAILED: <why>"`` when the summary of the subjects' results cannot be written)."""
     parameters = {c.name: chapter_parameters(root, c, quick) for c in chapters}
@@ -518,7 +567,8 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
             # Longest first (the NMM and variant chapters train networks), so the cores stay busy
             # to the end.
             batch.sort(key=lambda c: not c.name.startswith(("nmm_", f"{VARIANT}_")))
-            futures = [pool.submit(_run_chapter, root, c, parameters[c.name], force) for c in batch]
+            environment = {} if stage else side_by_side_threads(jobs)
+            futures = [pool.submit(_run_chapter, root, c, parameters[c.name], force, environment) for c in batch]
             for future in concurrent.futures.as_completed(futures):
                 name, status = future.result()
                 statuses[name] = status

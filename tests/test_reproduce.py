@@ -87,6 +87,11 @@ for method in ("nmm", "mse"):
         {**scores, "train_seconds": 1.5, "seed": 0, "quick": quick, "per_load": {"2": scores},
          "per_posture": {"hanging": scores}, "median_trial": median}))
 ```
+
+```{code-cell} ipython3
+import os
+print("threads", os.environ.get("TF_NUM_INTRAOP_THREADS"), os.environ.get("TF_NUM_INTEROP_THREADS"))
+```
 """
 
 COMPARISON = HEADER + """# Comparison
@@ -94,6 +99,11 @@ COMPARISON = HEADER + """# Comparison
 ```{code-cell} ipython3
 :tags: [parameters]
 quick = False
+```
+
+```{code-cell} ipython3
+import os
+print("threads", os.environ.get("TF_NUM_INTRAOP_THREADS"), os.environ.get("TF_NUM_INTEROP_THREADS"))
 ```
 
 ```{code-cell} ipython3
@@ -143,6 +153,28 @@ def test_parallel_run_skips_unchanged_and_reruns_one_subject_and_the_comparison(
     assert "0.2" in json.dumps(executed["cells"][-1]["outputs"])  # mean of 0.1 and 0.3
     # The other mode is a different parameter set: everything reruns.
     assert set(reproduce.run_chapters(root, chapters, quick=False, jobs=2).values()) == {"executed"}
+
+
+def _printed_threads(root: Path, name: str) -> str:
+    cells = json.loads((root / f"book/_generated/{name}.ipynb").read_text())["cells"]
+    return next(o["text"] if isinstance(o["text"], str) else "".join(o["text"])
+                for c in cells for o in c.get("outputs", []) if "threads" in str(o.get("text", ""))).strip()
+
+
+def test_chapters_side_by_side_share_the_cores_and_the_later_ones_keep_the_defaults(tmp_path, monkeypatch):
+    root, chapters = _pipeline_root(tmp_path, monkeypatch)
+    for variable in reproduce.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(reproduce, "usable_cores", lambda: 6)
+    assert set(reproduce.run_chapters(root, chapters, quick=True, jobs=2).values()) == {"executed"}
+    assert [_printed_threads(root, n) for n in ("nmm_S01", "nmm_S02")] == ["threads 3 3"] * 2
+    assert _printed_threads(root, "comparison") == "threads None None"  # after the subjects: defaults
+    # One job at a time: TensorFlow's defaults; a user's own setting is left as it is.
+    assert reproduce.side_by_side_threads(1) == {}
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "5")
+    assert set(reproduce.run_chapters(root, chapters, quick=True, jobs=2, force=True).values()) == {"executed"}
+    assert [_printed_threads(root, n) for n in ("nmm_S01", "nmm_S02", "comparison")] == ["threads None 5"] * 3
+    assert os.environ["TF_NUM_INTEROP_THREADS"] == "5" and "TF_NUM_INTRAOP_THREADS" not in os.environ
 
 
 def test_a_failing_subject_stops_its_dependants_but_not_the_others(tmp_path, monkeypatch):
