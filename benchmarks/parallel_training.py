@@ -4,9 +4,10 @@ threads and with one thread per process.
 
 Run:
 
-    .venv/bin/python benchmarks/parallel_training.py [--subjects S01 S02] [--members 8] [--runs 3]
+    .venv/bin/python benchmarks/parallel_training.py [--subjects S01 S02] [--members 8] [--runs 3] [--quick]
 
-Each training is the protocol's (:func:`nmm_core.protocol.fit_nmm`, the full plan, XLA) with
+Each training is the protocol's (:func:`nmm_core.protocol.fit_nmm`; the full plan, with XLA, or
+with ``--quick`` the quick cohort and plan, without) with
 ``--members`` members, in its own process (``python -m nmm_core.benchmark fit``): a 2-epoch and
 then a 22-epoch fit, whose difference is its time for 20 epochs (tracing and compilation cancel:
 :func:`nmm_core.benchmark.protocol_fit_time`). With two processes at once, the second subject
@@ -40,12 +41,13 @@ def main():
     parser.add_argument("--subjects", nargs=2, default=["S01", "S02"], help="the first alone, both at once")
     parser.add_argument("--members", type=int, default=8, help="members per model (a selection's 8)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="the quick cohort and plan (no XLA)")
     args = parser.parse_args()
 
     measured = {c: [] for c in CONFIGURATIONS}
     for run in range(args.runs):
         for threads, at_once in CONFIGURATIONS[run % 4:] + CONFIGURATIONS[:run % 4]:
-            each = [{"subject": s, "members": args.members} for s in args.subjects[:at_once]]
+            each = [{"subject": s, "members": args.members, "quick": args.quick} for s in args.subjects[:at_once]]
             results = run_together("fit", each, threads=threads)
             job = max(r["finished"] for r in results) - min(r["started"] for r in results)
             measured[threads, at_once].append((statistics.mean(r["seconds"] for r in results),
@@ -57,7 +59,8 @@ def main():
         seconds, cores, job = (statistics.median(v[i] for v in values) for i in range(3))
         rows.append(["TensorFlow's default" if threads == 0 else "1 per process", at_once, seconds, cores, job,
                      60 * at_once / job])
-    print(f"\n{args.members}-member models (subjects {' and '.join(args.subjects)}), the full plan with XLA, "
+    plan = "the quick cohort and plan, without XLA" if args.quick else "the full plan with XLA"
+    print(f"\n{args.members}-member models (subjects {' and '.join(args.subjects)}), {plan}, "
           f"medians of {args.runs} runs\n")
     print(markdown_table(["threads", "processes at once", "seconds per 20 epochs", "cores per process",
                           "whole job (s)", "trainings per minute"], rows))

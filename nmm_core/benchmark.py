@@ -120,18 +120,19 @@ def time_to_converge(data: SubjectData, quick: bool = False, backbone: str = "tr
             "epochs_run": len(history["loss"]), "best_epoch": history["best_epoch"], "model": model}
 
 
-def protocol_fit_time(data: SubjectData, members: int = 8, epochs: tuple[int, int] = (2, 22)) -> dict:
-    """Seconds of the full plan's training (:func:`nmm_core.protocol.fit_nmm`, XLA as the plan
+def protocol_fit_time(data: SubjectData, members: int = 8, epochs: tuple[int, int] = (2, 22),
+                      plan: "protocol.Plan" = protocol.FULL) -> dict:
+    """Seconds of ``plan``'s training (:func:`nmm_core.protocol.fit_nmm`, XLA as the plan
     says) of a ``members``-member model for ``epochs[1] - epochs[0]`` epochs: a fit of
     ``epochs[1]`` epochs less one of ``epochs[0]``, so that tracing and compilation cancel out
     (no early stopping). Returns ``{"seconds", "epochs", "cores"}``, ``cores`` the CPU time per
     wall second of that difference (about 1 for one core kept busy)."""
     times = {}
     for n in epochs:
-        plan = dataclasses.replace(protocol.FULL, max_epochs=n, patience=n + 1)
         cpu = time.process_time()
         _, _, seconds = protocol.fit_nmm(data.learner, data.arrays["fit"], data.arrays["validation"],
-                                         [protocol.NMM_CANDIDATES[0]] * members, plan, 0)
+                                         [protocol.NMM_CANDIDATES[0]] * members,
+                                         dataclasses.replace(plan, max_epochs=n, patience=n + 1), 0)
         times[n] = (seconds, time.process_time() - cpu)
     wall = times[epochs[1]][0] - times[epochs[0]][0]
     return {"seconds": wall, "epochs": epochs[1] - epochs[0], "cores": (times[epochs[1]][1] - times[epochs[0]][1]) / wall}
@@ -333,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--members", type=int, default=8, help="members of the model timed by 'fit'")
+    parser.add_argument("--members", type=int, default=8,
+                        help="members of the model timed by 'fit' (the plan of the mode: --quick, the quick plan)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     jit = {"auto": "auto", "on": True, "off": False}[args.jit]
@@ -351,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.update(backbone=args.backbone, seed=args.seed, **result,
                    held_out=_scores_row("NMM", f"{result['seeds']} seeds", result["total_s"], scores))
     elif args.measure == "fit":
-        out.update(members=args.members, **protocol_fit_time(data, args.members))
+        out.update(members=args.members, **protocol_fit_time(data, args.members, plan=protocol.plan(args.quick)))
     elif args.measure == "inference":
         import keras
 

@@ -5,8 +5,8 @@
 1. The virtual cohort is generated (or found up to date) first, so that the notebooks only read it.
 2. Every chapter of :data:`CHAPTERS` is executed with its parameters into
    ``book/_generated/<name>.ipynb``; the independent chapters run in parallel (``--jobs``, default
-   the number of cores; each of them gets its share of the cores as TensorFlow threads,
-   :func:`side_by_side_threads`), the comparison after the subject chapters. A chapter's parameters are
+   the number of cores; in full mode each of them gets its share of the cores as TensorFlow
+   threads, :func:`side_by_side_threads`), the comparison after the subject chapters. A chapter's parameters are
    its own, updated by ``reproduce.toml`` (``[full]`` or ``[quick]`` by mode, then
    ``[chapter.<name>]``). The quick run (``--quick``) leaves out the cohort variant's chapters
    but the first subject's (:func:`chapters_for`), and its book leaves them out of its table of
@@ -470,21 +470,21 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def side_by_side_threads(jobs: int) -> dict[str, str]:
-    """The environment of chapters that run ``jobs`` at a time: each of TensorFlow's thread
-    pools sized to the chapter's share of the cores (one thread with the default ``--jobs``, as
-    many jobs as cores). ``{}`` (TensorFlow's defaults, a thread per core) for one job at a time,
-    or when the user set either variable.
+def side_by_side_threads(jobs: int, quick: bool = False) -> dict[str, str]:
+    """The environment of a full run's chapters that run ``jobs`` at a time: each of
+    TensorFlow's thread pools sized to the chapter's share of the cores (one thread with the
+    default ``--jobs``, as many jobs as cores). ``{}`` (TensorFlow's defaults, a thread per core)
+    for one job at a time, in quick mode, or when the user set either variable.
 
-    Two trainings side by side with one thread each did about a tenth more work per minute than
-    with TensorFlow's defaults, which make both processes contend for every core
-    (``benchmarks/parallel_training.py``). With XLA (the full mode) the thread count enters the
-    rounding: three epochs of S01 with one thread and with two ended with weights apart in their
-    last bits (without XLA, the same to the bit). A count that follows from ``--jobs`` rather
-    than from the machine keeps a full run's arithmetic the same on machines with more or fewer
-    cores.
+    Two full-plan trainings (XLA) side by side with one thread each did about a tenth more work
+    per minute than with TensorFlow's defaults, which make both processes contend for every
+    core; two quick-plan ones (no XLA) gained nothing (``benchmarks/parallel_training.py
+    [--quick]``). With XLA the thread count also enters the rounding: three epochs of S01 with
+    one thread and with two ended with weights apart in their last bits (without XLA, the same
+    to the bit). A count that follows from ``--jobs`` rather than from the machine keeps a full
+    run's arithmetic the same on machines with more or fewer cores.
     """
-    if jobs <= 1 or any(v in os.environ for v in THREAD_VARIABLES):
+    if jobs <= 1 or quick or any(v in os.environ for v in THREAD_VARIABLES):
         return {}
     threads = str(max(1, usable_cores() // jobs))
     return dict.fromkeys(THREAD_VARIABLES, threads)
@@ -532,8 +532,8 @@ def _run_chapter(root: Path, chapter: Chapter, parameters: dict, force: bool,
 
 
 def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = False) -> dict[str, str]:
-    """Execute chapters, the independent ones ``jobs`` at a time (each with its share of the
-    cores as TensorFlow threads, :func:`side_by_side_threads`), then the summary and the
+    """Execute chapters, the independent ones ``jobs`` at a time (in full mode each with its
+    share of the cores as TensorFlow threads, :func:`side_by_side_threads`), then the summary and the
     chapters that come after the subjects (with TensorFlow's default threads: the benchmarks
     chapter times the machine as a user would run it). Returns ``{name: status}``: ``"executed"``,
     ``"skipped"``, ``"FAILED: <why>"`` or ``"not run: <why>"`` (and ``"results summary"``:
@@ -567,7 +567,7 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
             # Longest first (the NMM and variant chapters train networks), so the cores stay busy
             # to the end.
             batch.sort(key=lambda c: not c.name.startswith(("nmm_", f"{VARIANT}_")))
-            environment = {} if stage else side_by_side_threads(jobs)
+            environment = {} if stage else side_by_side_threads(jobs, quick)
             futures = [pool.submit(_run_chapter, root, c, parameters[c.name], force, environment) for c in batch]
             for future in concurrent.futures.as_completed(futures):
                 name, status = future.result()
