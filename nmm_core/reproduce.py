@@ -479,7 +479,9 @@ def side_by_side_threads(jobs: int, quick: bool = False) -> dict[str, str]:
     Two full-plan trainings (XLA) side by side with one thread each did about a tenth more work
     per minute than with TensorFlow's defaults, which make both processes contend for every
     core; two quick-plan ones (no XLA) gained nothing (``benchmarks/parallel_training.py
-    [--quick]``). With XLA the thread count also enters the rounding: three epochs of S01 with
+    [--quick]``). A whole full run was not measurably faster for it (its protocol chapters took
+    as long as before, within the machine's hour-to-hour spread). With XLA the thread count
+    also enters the rounding: three epochs of S01 with
     one thread and with two ended with weights apart in their last bits (without XLA, the same
     to the bit). A count that follows from ``--jobs`` rather than from the machine keeps a full
     run's arithmetic the same on machines with more or fewer cores.
