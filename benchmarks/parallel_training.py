@@ -46,7 +46,8 @@ def main():
 
     measured = {c: [] for c in CONFIGURATIONS}
     for run in range(args.runs):
-        for threads, at_once in CONFIGURATIONS[run % 4:] + CONFIGURATIONS[:run % 4]:
+        turn = run % len(CONFIGURATIONS)
+        for threads, at_once in CONFIGURATIONS[turn:] + CONFIGURATIONS[:turn]:
             each = [{"subject": s, "members": args.members, "quick": args.quick} for s in args.subjects[:at_once]]
             results = run_together("fit", each, threads=threads)
             job = max(r["finished"] for r in results) - min(r["started"] for r in results)

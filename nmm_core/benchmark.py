@@ -121,7 +121,7 @@ def time_to_converge(data: SubjectData, quick: bool = False, backbone: str = "tr
 
 
 def protocol_fit_time(data: SubjectData, members: int = 8, epochs: tuple[int, int] = (2, 22),
-                      plan: "protocol.Plan" = protocol.FULL) -> dict:
+                      plan: protocol.Plan = protocol.FULL) -> dict:
     """Seconds of ``plan``'s training (:func:`nmm_core.protocol.fit_nmm`, XLA as the plan
     says) of a ``members``-member model for ``epochs[1] - epochs[0]`` epochs: a fit of
     ``epochs[1]`` epochs less one of ``epochs[0]``, so that tracing and compilation cancel out
