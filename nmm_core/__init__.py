@@ -10,6 +10,7 @@ inside the functions that use them.
 Layer 0
     - ``paths``: every folder the project reads or writes (``NMM_DATA_DIR``, ``NMM_RESULTS_DIR``).
     - ``files``: the one atomic-write helper (no reader ever sees half a file).
+    - ``cpu``: the cores this process may use and TensorFlow's thread-pool limits.
 Layer 1
     - ``config``: the arm26 constants, muscle names and groups, and the ``Subject`` record.
 Layer 2
@@ -55,7 +56,7 @@ __version__ = "0.1.0"
 #: The layers above, lowest first: module names of ``nmm_core`` (bare) and of ``data_download``
 #: (qualified). A name may be listed before its module exists (``tables`` is being written).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("paths", "files"),
+    ("paths", "files", "cpu"),
     ("config",),
     ("storage", "tables", "muscle", "signals", "metrics", "stats", "inference"),
     ("arm_model", "network", "synergy", "scoring", "results"),

@@ -25,6 +25,7 @@ import numpy as np
 import psutil
 
 from . import paths, protocol, synergy, training
+from .cpu import limit_threads, thread_limits, usable_cores
 from .inference import StreamingEstimator, compile_for_inference, estimate
 
 from .training import SubjectData, movement_seconds, subject_data
@@ -51,11 +52,10 @@ def machine() -> dict:
             versions[name] = getattr(module, "__version__", None) or module.GetVersion()
         except Exception:  # not installed (jax is optional) or no version attribute
             versions[name] = None
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    return {"cpu": cpu, "cores": usable_cores(),
             "memory_gib": round(psutil.virtual_memory().total / 2**30, 1), "system": platform.platform(),
             "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "versions": versions,
-            # TensorFlow's thread pools when limited (None: its defaults, about one thread per core)
-            "tensorflow_threads": {pool: os.environ.get(f"TF_NUM_{pool.upper()}_THREADS") for pool in ("intraop", "interop")}}
+            "tensorflow_threads": thread_limits()}
 
 
 def repeat(function: Callable[[], object], runs: int = 5, warmup: int = 1) -> list[float]:
@@ -260,8 +260,8 @@ def _start(measure: str, backend: str, threads: int, options: dict):
         elif value not in (False, None):
             command += [flag, str(value)]
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    if threads:  # TensorFlow's own variables (0: its default thread pools)
-        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
+    if threads:  # 0: TensorFlow's default thread pools
+        env.update(limit_threads(threads))
     return command, subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

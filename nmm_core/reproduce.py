@@ -48,6 +48,7 @@ import yaml
 from tqdm import tqdm
 
 from . import __version__, paths
+from .cpu import THREAD_VARIABLES, limit_threads, usable_cores
 from .cohort import MOTOR_CONTROLS, cohort_dir, cohort_path, is_complete
 from .files import atomic_write
 from .paths import REPO_ROOT
@@ -461,15 +462,6 @@ def step_timings(root: Path = REPO_ROOT) -> dict[str, dict]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-#: TensorFlow's environment variables for the sizes of its two thread pools.
-THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def side_by_side_threads(jobs: int, quick: bool = False) -> dict[str, str]:
     """The environment of a full run's chapters that run ``jobs`` at a time: each of
     TensorFlow's thread pools sized to the chapter's share of the cores (one thread with the
@@ -481,15 +473,14 @@ def side_by_side_threads(jobs: int, quick: bool = False) -> dict[str, str]:
     core; two quick-plan ones (no XLA) gained nothing (``benchmarks/parallel_training.py
     [--quick]``). A whole full run was not measurably faster for it (its protocol chapters took
     as long as before, within the machine's hour-to-hour spread). With XLA the thread count
-    also enters the rounding: three epochs of S01 with
-    one thread and with two ended with weights apart in their last bits (without XLA, the same
-    to the bit). A count that follows from ``--jobs`` rather than from the machine keeps a full
-    run's arithmetic the same on machines with more or fewer cores.
+    also enters the rounding: three epochs of S01 with one thread and with two ended with
+    weights apart in their last bits (without XLA, the same to the bit). A count that follows
+    from ``--jobs`` rather than from the machine keeps a full run's arithmetic the same on
+    machines with more or fewer cores.
     """
     if jobs <= 1 or quick or any(v in os.environ for v in THREAD_VARIABLES):
         return {}
-    threads = str(max(1, usable_cores() // jobs))
-    return dict.fromkeys(THREAD_VARIABLES, threads)
+    return limit_threads(max(1, usable_cores() // jobs))
 
 
 @contextlib.contextmanager

@@ -479,9 +479,13 @@ def test_parameter_rate_is_checked_and_saved(tmp_path):
     with pytest.raises(ValueError, match="positive and finite"):
         network.MemberAdam(2, parameter_rate=[1.0, 0.0])
     model = tiny_model(members=2, parameter_rate=[1.0, 5.0])
+    x, y = dataset(np.random.default_rng(0), n=8)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)  # built, with the optimizer's moments
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert loaded.optimizer.parameter_rate == [1.0, 5.0]
+    for saved, restored in zip(model.optimizer.variables, loaded.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
 
 
 def test_member_adam_refuses_a_weight_without_the_member_axis():
