@@ -4,10 +4,19 @@ part of the model, with the ten most expensive ops.
 Run:
 
     .venv/bin/python benchmarks/profile_epoch.py [--subject S01] [--quick]
+    .venv/bin/python benchmarks/profile_epoch.py --xla [--members 8]
 
 TensorFlow's profiler traces one epoch (after an untimed one that traces and compiles); this
 script reads the trace (an XSpace protobuf) itself and sums each op's self time, so nothing
 else (TensorBoard) is needed. The trace is written under a temporary folder and removed.
+
+Without ``--xla``: a one-member model run op by op (the quick plan's path), grouped by part of
+the model. With ``--xla``: the full plan's path (XLA, the full plan's windows and batch, a model
+of ``--members`` members as the chapters train side by side), with XLA's CPU runtime asked to
+trace each compiled op (``XLA_FLAGS=--xla_cpu_enable_xprof_traceme=true``); compiled ops carry
+HLO names, not the model's, so they are grouped by kind: matrix products, layout copies, the
+activation-dynamics loop's body (the ops that run once per time step, many times per training
+step) and the element-wise fusions.
 """
 
 import argparse
@@ -34,6 +43,8 @@ GROUPS = (  # (label, test on the op's name), first match wins
     ("profiler and allocator markers (not ops)", lambda n: n.startswith(("ThreadpoolListener", "Memory"))),
 )
 NOT_OPS = ("executor dispatch (per-op overhead)", "profiler and allocator markers (not ops)")
+#: Host events of an XLA run that are waiting, not computing (the caller blocks on the result).
+XLA_WAITING = ("BlockUntilReady", "CpuExecutable::ExecuteAsyncOnStream", "SlinkyThreadPool::Await")
 
 
 def self_times(xspace_path: Path) -> tuple[collections.Counter, collections.Counter]:
@@ -66,27 +77,69 @@ def self_times(xspace_path: Path) -> tuple[collections.Counter, collections.Coun
     return totals, counts
 
 
+def xla_groups(totals, counts, steps: int) -> collections.Counter:
+    """Self time per kind of compiled op: ops run more often than ``steps`` times in the epoch
+    are the activation-dynamics loop's body; the rest by their HLO name."""
+    grouped = collections.Counter()
+    for name, t in totals.items():
+        if name in XLA_WAITING:
+            continue
+        kind = name.split("/")[-1].split(".")[0]
+        if counts[name] > steps and name.startswith(("ThunkExecutor", "Slinky")):
+            label = "XLA runtime (thunk dispatch)"
+        elif counts[name] > steps:
+            label = "activation-dynamics loop body (ops run once per time step)"
+        elif kind.startswith(("dot", "MatMul", "BatchMatMul", "Einsum")):
+            label = "matrix products (the backbone's dense layers and attention)"
+        elif "transpose" in kind or kind.startswith(("copy", "bitcast_copy")):
+            label = "transposes and copies (layouts around the products)"
+        else:
+            label = "element-wise and reduction fusions (norms, softmax, GELU, physics, losses, Adam)"
+        grouped[label] += t
+    return grouped
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subject", default="S01")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--xla", action="store_true", help="the full plan's XLA path, grouped by kind of compiled op")
+    parser.add_argument("--members", type=int, default=8, help="members of the model profiled with --xla")
     args = parser.parse_args()
+    if args.xla:  # before TensorFlow starts: XLA reads its flags once
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
 
     import tensorflow as tf
 
-    from nmm_core import training
+    from nmm_core import protocol, training
     from nmm_core.training import subject_data
     from nmm_core.plotting import markdown_table
 
     data = subject_data(args.subject, args.quick)
-    model = training.build_model(data.learner, 64)
-    training.train(model, data.arrays["train"], 64, 1)  # trace and compile
+    if args.xla:
+        plan = protocol.FULL
+        model = training.build_model(data.learner, plan.window, members=args.members, jit_compile=True,
+                                     width=plan.width, depth=plan.depth)
+        arrays, options = data.arrays["fit"], {"stride": plan.stride, "batch_size": plan.batch_size}
+    else:
+        model = training.build_model(data.learner, 64)
+        arrays, options = data.arrays["train"], {}
+    training.train(model, arrays, 64, 1, **options)  # trace and compile
     with tempfile.TemporaryDirectory() as folder:
         tf.profiler.experimental.start(folder)
-        _, seconds = training.train(model, data.arrays["train"], 64, 1)
+        history, seconds = training.train(model, arrays, 64, 1, **options)
         tf.profiler.experimental.stop()
         trace = next(Path(folder).rglob("*.xplane.pb"))
         totals, counts = self_times(trace)
+    if args.xla:
+        steps = min(c for name, c in counts.items() if name == "BlockUntilReady") if "BlockUntilReady" in counts else 1
+        grouped = xla_groups(totals, counts, steps)
+        grand = sum(grouped.values())
+        print(f"One epoch of subject {args.subject} (full cohort, full plan with XLA, {args.members} members, "
+              f"{steps} training steps): {seconds:.2f} s wall; {grand / 1e12:.2f} s of compiled-op self time\n")
+        print(markdown_table(["kind of compiled op", "self time (s)", "share (%)"],
+                             [[label, t / 1e12, 100 * t / grand] for label, t in grouped.most_common()]))
+        return
     grand = sum(totals.values())
     grouped, runs = collections.Counter(), collections.Counter()
     for name, t in totals.items():
