@@ -85,7 +85,7 @@ def xla_groups(totals, counts, steps: int) -> collections.Counter:
         if name in XLA_WAITING:
             continue
         kind = name.split("/")[-1].split(".")[0]
-        if counts[name] > steps and name.startswith(("ThunkExecutor", "Slinky")):
+        if counts[name] > steps and name.startswith("ThunkExecutor"):
             label = "XLA runtime (thunk dispatch)"
         elif counts[name] > steps:
             label = "activation-dynamics loop body (ops run once per time step)"
@@ -127,12 +127,12 @@ def main():
     training.train(model, arrays, 64, 1, **options)  # trace and compile
     with tempfile.TemporaryDirectory() as folder:
         tf.profiler.experimental.start(folder)
-        history, seconds = training.train(model, arrays, 64, 1, **options)
+        _, seconds = training.train(model, arrays, 64, 1, **options)
         tf.profiler.experimental.stop()
         trace = next(Path(folder).rglob("*.xplane.pb"))
         totals, counts = self_times(trace)
     if args.xla:
-        steps = min(c for name, c in counts.items() if name == "BlockUntilReady") if "BlockUntilReady" in counts else 1
+        steps = counts.get("BlockUntilReady", 1)  # the host waits once per compiled training step
         grouped = xla_groups(totals, counts, steps)
         grand = sum(grouped.values())
         print(f"One epoch of subject {args.subject} (full cohort, full plan with XLA, {args.members} members, "

@@ -484,6 +484,7 @@ def test_parameter_rate_is_checked_and_saved(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert loaded.optimizer.parameter_rate == [1.0, 5.0]
+    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
     for saved, restored in zip(model.optimizer.variables, loaded.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
 
