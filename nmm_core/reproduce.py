@@ -251,9 +251,13 @@ def _notebook_code(source: Path) -> str:
     return "\n".join(lines)
 
 
-def _library_digest(source: Path, root: Path = REPO_ROOT) -> str:
+def code_digest(code: str, root: Path = REPO_ROOT) -> str:
+    """SHA-256 of the package version and of the project's source files that ``code`` uses
+    (:func:`library_files`): what changes when an edit could change what ``code`` computes. A
+    notebook's fingerprint takes it of its code cells; a script that keeps results (e.g.
+    ``benchmarks/other_cohort.py``) of its own text, to rerun only what an edit touched."""
     digest = hashlib.sha256(__version__.encode())
-    for path in library_files(_notebook_code(source), root):
+    for path in library_files(code, root):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -317,7 +321,7 @@ def fingerprint(source: Path, parameters: dict, inputs=(), library_root: Path = 
     digest = hashlib.sha256(source.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     digest.update(keras_backend().encode())
-    digest.update(_library_digest(source, library_root).encode())
+    digest.update(code_digest(_notebook_code(source), library_root).encode())
     digest.update(_digest_files(list(inputs)).encode())
     return digest.hexdigest()
 

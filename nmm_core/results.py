@@ -29,7 +29,7 @@ import math
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -230,16 +230,45 @@ def summarise(subjects: dict) -> dict:
     return means
 
 
-def claims(subjects: dict) -> dict:
-    """``{muscle: claim block}``: the NMM against the synergy extrapolation on
-    :data:`PRIMARY_SCORE`, subjects as the unit (:func:`nmm_core.stats.claim`)."""
+def claims(subjects: dict, method: str = "nmm", against: str = "mse") -> dict:
+    """``{muscle: claim block}``: ``method`` (by default the NMM) against ``against`` (the
+    synergy extrapolation) on :data:`PRIMARY_SCORE`, subjects as the unit
+    (:func:`nmm_core.stats.claim`)."""
     out = {}
     for muscle in DEEP_MUSCLES:
         path = (PRIMARY_SCORE[0], muscle, PRIMARY_SCORE[1])
-        comparison = stats.paired_comparison(stats.subject_scores(subjects, "nmm", path),
-                                             stats.subject_scores(subjects, "mse", path))
+        comparison = stats.paired_comparison(stats.subject_scores(subjects, method, path),
+                                             stats.subject_scores(subjects, against, path))
         out[muscle] = stats.claim(comparison, PRIMARY_LABEL)
     return out
+
+
+def pooled(cohorts: Mapping[str, dict]) -> dict:
+    """The subjects of several cohorts as one set, keyed ``"<cohort>/<subject>"``: ``cohorts``
+    maps a cohort's label to its ``{subject: {method: scores}}`` (:func:`load_results`). Subjects
+    of cohorts drawn with different seeds are different bodies, so each stays one unit of the
+    paired statistics (two cohorts of five subjects give ten, and an exact test that can reach
+    p = 2 / 2**10)."""
+    if len(set(cohorts)) != len(cohorts) or any("/" in label for label in cohorts):
+        raise ValueError(f"cohort labels must be distinct and contain no '/': {list(cohorts)}")
+    return {f"{label}/{subject}": entry for label, subjects in cohorts.items() for subject, entry in subjects.items()}
+
+
+def run_complete(folder, stamp: Mapping[str, object]) -> bool:
+    """Whether ``folder`` (one subject's results) holds every method's results file and curves,
+    each written with ``stamp`` (keys and values it must carry, e.g. the mode, the cohort and a
+    code digest): what a rerun may skip. A missing, broken or differently stamped file: False."""
+    folder = Path(folder)
+    for method in METHODS:
+        try:
+            data = json.loads((folder / f"{method}.json").read_text())
+        except (OSError, ValueError):
+            return False
+        if any(data.get(key) != value for key, value in stamp.items()):
+            return False
+        if not (folder / f"{method}_predictions.npz").is_file():
+            return False
+    return True
 
 
 #: The cohort variants (:data:`nmm_core.config.MOTOR_CONTROLS`); the first is the default cohort,

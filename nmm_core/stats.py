@@ -133,11 +133,20 @@ def claim(comparison: Mapping, score: str, alpha: float = ALPHA) -> dict:
             "n": comparison["n"], "nmm_better": comparison["a_better"], "score": score, "alpha": alpha}
 
 
-def claim_sentence(muscle: str, block: Mapping, a: str = "the NMM", b: str = "the synergy extrapolation") -> str:
-    """One sentence stating a claim block of :func:`claim` for ``muscle`` (Markdown)."""
+#: The statuses of :func:`claim_status` said of a comparison that is not the paper's claim.
+PLAIN_STATUS = {"reproduced": "significantly better", "reversed": "significantly worse",
+                "not reproduced": "no significant difference"}
+
+
+def claim_sentence(muscle: str, block: Mapping, a: str = "the NMM", b: str = "the synergy extrapolation",
+                   the_claim: bool = True) -> str:
+    """One sentence stating a claim block of :func:`claim` for ``muscle`` (Markdown). With
+    ``the_claim`` False (a comparison beyond the paper's claim) the status is said plainly
+    (:data:`PLAIN_STATUS`) instead of as the claim's."""
     status, n = block["status"], block["n"]
+    said = status if the_claim else PLAIN_STATUS[status]
     if not n:
-        return f"**{muscle}: {status}.** No subject has a defined {block['score']} for both methods."
+        return f"**{muscle}: {said}.** No subject has a defined {block['score']} for both methods."
     low, high = block["ci"]
     floor = (f", the smallest that {n} subjects allow" if block["p_smallest"] is not None
              and math.isclose(block["p"], block["p_smallest"]) else "")
@@ -149,7 +158,7 @@ def claim_sentence(muscle: str, block: Mapping, a: str = "the NMM", b: str = "th
         lead = f"{n} subjects are too few for an exact test to reach α = {block['alpha']:g} in either direction"
     else:
         lead = f"the difference is not significant at α = {block['alpha']:g}"
-    return (f"**{muscle}: {status}** ({lead}). In {block['score']}, {a} minus {b} is "
+    return (f"**{muscle}: {said}** ({lead}). In {block['score']}, {a} minus {b} is "
             f"{block['effect']:+.3f} (95 % CI {low:+.3f} to {high:+.3f}, bootstrap over {n} subjects); "
             f"{a} is better in {block['nmm_better']} of {n} subjects; exact permutation test with "
             f"subjects as blocks p = {block['p']:.3g}{floor}.")

@@ -126,3 +126,53 @@ def test_the_variant_folders():
     assert results.variant_dir("thresholds") == root / "thresholds"
     with pytest.raises(ValueError, match="unknown cohort variant 'other'"):
         results.variant_dir("other")
+
+
+def test_pooled_cohorts_keep_every_subject_as_one_unit_of_the_exact_test(tmp_path):
+    from scipy import stats as scipy_stats
+
+    first = {"nmm": lambda i: (0.7 + 0.03 * i, 0.03, 0.1), "mse": lambda i: (0.6 + 0.01 * i, 0.02, None),
+             "nmm_synergy": lambda i: (0.5, 0.02, 0.1)}
+    second = {"nmm": lambda i: (0.5 + 0.05 * i, 0.03, 0.1), "mse": lambda i: (0.55 - 0.02 * i, 0.02, None),
+              "nmm_synergy": lambda i: (0.9, 0.02, 0.1)}
+    _write_variant(tmp_path / "a", first)
+    _write_variant(tmp_path / "b", second)
+    cohorts = {name: results.load_results(tmp_path / name, quick=True)[0] for name in ("a", "b")}
+    both = results.pooled(cohorts)
+    assert sorted(both) == sorted(f"{c}/{s}" for c in "ab" for s in SUBJECTS)  # S01 of each stays apart
+
+    nmm = np.array([first["nmm"](i)[0] for i in range(5)] + [second["nmm"](i)[0] for i in range(5)])
+    mse = np.array([first["mse"](i)[0] for i in range(5)] + [second["mse"](i)[0] for i in range(5)])
+    claim = results.claims(both)["TRImed"]
+    assert claim["n"] == 10 and claim["effect"] == pytest.approx(np.mean(nmm - mse))
+    # SciPy's exact paired permutation test (all 2**10 sign flips) as the independent reference.
+    reference = scipy_stats.permutation_test((nmm, mse), lambda x, y: np.mean(x - y), permutation_type="samples",
+                                             n_resamples=np.inf, alternative="two-sided")
+    assert claim["p"] == pytest.approx(reference.pvalue) and claim["p"] < 0.05 and claim["status"] == "reproduced"
+    # Either cohort alone cannot reach 0.05 with five subjects; the method compared is a choice.
+    assert results.claims(cohorts["a"])["TRImed"]["p"] >= 0.0625
+    synergy = results.claims(both, "nmm_synergy", "mse")["BRA"]
+    synergy_values = np.array([0.5] * 5 + [0.9] * 5)
+    assert synergy["effect"] == pytest.approx(np.mean(synergy_values - mse))
+    with pytest.raises(ValueError, match="no '/'"):
+        results.pooled({"book/thresholds": cohorts["a"]})
+
+
+def test_a_rerun_skips_a_subject_only_when_every_method_is_there_with_the_same_stamp(tmp_path):
+    stamp = {"cohort": "virtual-cohort-seed7-abc", "seed": 0, "code": "d1"}
+    folder = tmp_path / "S01"
+    for method in results.METHODS:
+        results.write_results(folder / f"{method}.json", method, "S01", _block(0.8, 0.03),
+                              {"train_seconds": 1.0, "quick": True, "provenance": stamp})
+        results.save_predictions(folder / f"{method}_predictions.npz", {"T1": {"hidden": np.zeros((4, 2))}})
+    wanted = {"quick": True, "provenance": stamp}
+    assert results.run_complete(folder, wanted)
+    assert not results.run_complete(folder, {"quick": False, "provenance": stamp})  # the other mode
+    assert not results.run_complete(folder, {"quick": True, "provenance": {**stamp, "code": "d2"}})  # other code
+    assert not results.run_complete(tmp_path / "S02", wanted)  # nothing written
+    (folder / "mse_predictions.npz").unlink()
+    assert not results.run_complete(folder, wanted)
+    results.save_predictions(folder / "mse_predictions.npz", {"T1": {"hidden": np.zeros((4, 2))}})
+    text = (folder / "nmm.json").read_text()
+    (folder / "nmm.json").write_text(text[: len(text) // 2])  # an interrupted write
+    assert not results.run_complete(folder, wanted)

@@ -500,6 +500,23 @@ def test_the_library_files_of_code_follow_its_imports():
         reproduce.affected_chapters([REPO_ROOT / "nmm_core" / "nothing.py"])
 
 
+def test_the_code_digest_changes_with_the_modules_code_uses_and_no_others(tmp_path):
+    package = tmp_path / "nmm_core"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from . import b\n")
+    (package / "b.py").write_text("X = 1\n")
+    (package / "c.py").write_text("Y = 1\n")
+    code = "from nmm_core import a\nprint(a)"
+    before = reproduce.code_digest(code, tmp_path)
+    (package / "c.py").write_text("Y = 2\n")  # not imported by a, directly or through b
+    assert reproduce.code_digest(code, tmp_path) == before
+    (package / "b.py").write_text("X = 2\n")  # imported through a
+    changed = reproduce.code_digest(code, tmp_path)
+    assert changed != before
+    assert reproduce.code_digest(code + "\n# a comment", tmp_path) == changed  # the imports count, not the text
+
+
 def test_each_chapter_reads_its_own_cohort_variant_and_the_comparison_every_variants_results(tmp_path, monkeypatch):
     """A variant chapter's fingerprint covers its subject's folder in the variant's cohort, not
     the default one's; the comparison's covers the results of every variant."""
