@@ -16,7 +16,7 @@ on 2 cores in full mode):
 
 Each subject's results files are written as a subject chapter writes them, under ``--out``
 (default ``results/other_cohorts/<motor control>-seed<seed>[-quick]``), stamped with the
-cohort, the seed and a digest of the code they came from: a rerun skips the subjects already
+cohort, the seed and a digest of the library code they came from: a rerun skips the subjects already
 done by the same code (an interrupted run resumes), and an edit of the library reruns them.
 ``--pool LABEL=FOLDER`` adds the subjects of other results folders of the same mode (e.g. the
 book's run of the same motor control, ``results/thresholds``, or another run of this script)

@@ -255,7 +255,8 @@ def code_digest(code: str, root: Path = REPO_ROOT) -> str:
     """SHA-256 of the package version and of the project's source files that ``code`` uses
     (:func:`library_files`): what changes when an edit could change what ``code`` computes. A
     notebook's fingerprint takes it of its code cells; a script that keeps results (e.g.
-    ``benchmarks/other_cohort.py``) of its own text, to rerun only what an edit touched."""
+    ``benchmarks/other_cohort.py``) of its own text, to rerun only what an edit of the library
+    it imports touched (the script's own lines do not enter)."""
     digest = hashlib.sha256(__version__.encode())
     for path in library_files(code, root):
         digest.update(str(path.relative_to(root)).encode())
