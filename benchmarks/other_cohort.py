@@ -134,6 +134,8 @@ def main():
         if len(set(folders)) < len(folders):
             raise SystemExit("--pool names a results folder twice (or this run's own): its subjects would count twice.")
         for name, folder in args.pool:
+            if name in cohorts:  # a second cohort under one label would replace the first
+                raise SystemExit(f"--pool label {name!r} is used twice (this run's own is {label!r}); give each its own.")
             theirs, absent = results.load_results(folder, args.quick)
             if absent or not theirs:
                 raise SystemExit(f"--pool {name}={folder}: no complete {'quick' if args.quick else 'full'} results "

@@ -78,7 +78,7 @@ def test_the_claim_and_its_sentence_follow_the_results_and_change_when_they_are_
     sentences = stats.claim_sentence("BRA", forward), stats.claim_sentence("BRA", swapped)
     assert "reproduced" in sentences[0] and "reversed" in sentences[1] and sentences[0] != sentences[1]
     # A comparison that is not the paper's claim says the same without the claim's words.
-    plain = stats.claim_sentence("BRA", forward, "A", "B", the_claim=False), stats.claim_sentence("BRA", swapped, "A", "B", the_claim=False)
+    plain = [stats.claim_sentence("BRA", block, "A", "B", the_claim=False) for block in (forward, swapped)]
     assert plain[0].startswith("**BRA: significantly better**") and plain[1].startswith("**BRA: significantly worse**")
     assert "A is significantly better than B" in plain[0] and "reproduced" not in plain[0] + plain[1]
 
