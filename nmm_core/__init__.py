@@ -11,6 +11,7 @@ Layer 0
     - ``paths``: every folder the project reads or writes (``NMM_DATA_DIR``, ``NMM_RESULTS_DIR``).
     - ``files``: the one atomic-write helper (no reader ever sees half a file).
     - ``cpu``: the cores this process may use and TensorFlow's thread-pool limits.
+    - ``sources``: what a source file computes (its code without docstrings), for fingerprints.
 Layer 1
     - ``config``: the arm26 constants, muscle names and groups, and the ``Subject`` record.
 Layer 2
@@ -56,7 +57,7 @@ __version__ = "0.1.0"
 #: The layers above, lowest first: module names of ``nmm_core`` (bare) and of ``data_download``
 #: (qualified). A name may be listed before its module exists (``tables`` is being written).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("paths", "files", "cpu"),
+    ("paths", "files", "cpu", "sources"),
     ("config",),
     ("storage", "tables", "muscle", "signals", "metrics", "stats", "inference"),
     ("arm_model", "network", "synergy", "scoring", "results"),

@@ -81,6 +81,7 @@ from tqdm import tqdm
 from . import arm_model, config, muscle, paths, signals, storage, trials
 from .config import DEEP_MUSCLES, MOTOR_CONTROLS, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
 from .files import atomic_write
+from .sources import source_code
 
 HAND_LOADS = (0.0, 2.0, 4.0)  # kg
 #: Shoulder elevation (rad) of each posture: arm hanging, or raised overhead.
@@ -570,7 +571,8 @@ def mvc_trials(subject: CohortSubject, subject_index: int, seed: int = DEFAULT_S
 #: The modules whose code decides what a generated cohort contains: the cohort's fingerprint
 #: covers them (``tests/test_layers.py`` checks that they are the ones this module imports,
 #: :mod:`nmm_core.paths` aside, which only says where the cohort is kept).
-GENERATING_MODULES = ("arm_model", "cohort", "config", "files", "muscle", "signals", "storage", "tables", "trials")
+GENERATING_MODULES = ("arm_model", "cohort", "config", "files", "muscle", "signals", "sources", "storage", "tables",
+                      "trials")
 #: The file, in the cohort's folder, that receives the solvers' output.
 LOG_FILE = "generation.log"
 
@@ -578,7 +580,7 @@ LOG_FILE = "generation.log"
 def _code_fingerprint() -> str:
     digest = hashlib.sha256(str(COHORT_VERSION).encode())
     for module in GENERATING_MODULES:
-        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+        digest.update(source_code(Path(__file__).parent / f"{module}.py").encode())
     return digest.hexdigest()[:16]
 
 

@@ -12,8 +12,9 @@
    but the first subject's (:func:`chapters_for`), and its book leaves them out of its table of
    contents (:func:`book_toc`).
 3. A chapter is skipped when its source, parameters, the library code it uses (the modules it
-   imports and theirs, read from the imports) and its inputs (its subject's data, or for the
-   comparison every results file) are unchanged since its last successful run; the fingerprint
+   imports and theirs, read from the imports; their docstrings, comments and layout left out,
+   :mod:`nmm_core.sources`) and its inputs (its subject's data, or for the comparison every
+   results file) are unchanged since its last successful run; the fingerprint
    is stored beside the executed notebook.
 4. A failing chapter keeps its executed copy as ``<name>.failed.ipynb`` and the previous good
    result, the others still run, chapters that depend on it are not run, and the command exits
@@ -54,6 +55,7 @@ from .files import atomic_write
 from .paths import REPO_ROOT
 from .public_data import STAND_IN_SUBJECT, find_participant
 from .results import variant_subjects, write_summary
+from .sources import source_code
 from .training import cohort_subjects
 
 #: The book's subjects: those of the cohort it is built on (the table of contents names them too).
@@ -252,15 +254,17 @@ def _notebook_code(source: Path) -> str:
 
 
 def code_digest(code: str, root: Path = REPO_ROOT) -> str:
-    """SHA-256 of the package version and of the project's source files that ``code`` uses
-    (:func:`library_files`): what changes when an edit could change what ``code`` computes. A
-    notebook's fingerprint takes it of its code cells; a script that keeps results (e.g.
-    ``benchmarks/other_cohort.py``) of its own text, to rerun only what an edit of the library
-    it imports touched (the script's own lines do not enter)."""
+    """SHA-256 of the package version and of the code of the project's source files that
+    ``code`` uses (:func:`library_files`, each read by :func:`nmm_core.sources.source_code`):
+    what changes when an edit could change what ``code`` computes. A docstring, a comment or a
+    reflowed line changes nothing, so it reruns nothing. A notebook's fingerprint takes it of its
+    code cells; a script that keeps results (e.g. ``benchmarks/other_cohort.py``) of its own
+    text, to rerun only what an edit of the library it imports touched (the script's own lines
+    do not enter)."""
     digest = hashlib.sha256(__version__.encode())
     for path in library_files(code, root):
         digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+        digest.update(source_code(path).encode())
     return digest.hexdigest()
 
 

@@ -285,13 +285,16 @@ def test_the_fingerprint_follows_the_generating_code_only(tmp_path, monkeypatch)
     assert cohort.cohort_fingerprint(False, 1) != original != cohort.cohort_fingerprint(True, 2)
     for module in ("paths", "plotting", "training"):
         with open(copy / f"{module}.py", "a") as handle:
-            handle.write("# edited\n")
+            handle.write("EDITED = 1\n")
         assert cohort.cohort_fingerprint(True, 1) == original, module
     for module in cohort.GENERATING_MODULES:
+        path = copy / f"{module}.py"
         before = cohort.cohort_fingerprint(True, 1)
-        with open(copy / f"{module}.py", "a") as handle:
-            handle.write("# edited\n")
-        assert cohort.cohort_fingerprint(True, 1) != before, module
+        path.write_text(path.read_text() + "def _edited():\n    \"\"\"A docstring.\"\"\"\n")
+        assert cohort.cohort_fingerprint(True, 1) != before, module  # a new function: new code
+        before = cohort.cohort_fingerprint(True, 1)
+        path.write_text(path.read_text().replace("A docstring.", "Reworded.") + "# a comment\n")
+        assert cohort.cohort_fingerprint(True, 1) == before, module  # its docstring and a comment: the same code
 
 
 def test_the_cohort_lives_in_the_data_folder_under_its_fingerprint(monkeypatch, tmp_path):

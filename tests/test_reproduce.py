@@ -1,5 +1,6 @@
 """The runner and the strict book build, on a copy of the book sources in a temporary folder."""
 
+import ast
 import json
 import os
 import shutil
@@ -476,12 +477,18 @@ def test_editing_a_module_reruns_only_the_chapters_that_use_it(tmp_path):
 
     before = fingerprints()
     with open(tmp_path / "nmm_core" / "benchmark.py", "a") as handle:
-        handle.write("\n# an edit\n")
+        handle.write("\nEDITED = 1\n")
     after = fingerprints()
     assert after["nmm_subject"] == before["nmm_subject"] and after["comparison"] == before["comparison"]
     assert after["benchmarks"] != before["benchmarks"]
-    with open(tmp_path / "nmm_core" / "training.py", "a") as handle:
-        handle.write("\n# an edit\n")
+    training = tmp_path / "nmm_core" / "training.py"
+    # A comment and a reworded docstring change nothing the chapters compute: nothing reruns.
+    text = training.read_text()
+    docstring = ast.get_docstring(ast.parse(text), clean=False)
+    training.write_text(text.replace(docstring, docstring + " Reworded.", 1) + "\n# a comment\n")
+    assert fingerprints() == after
+    with open(training, "a") as handle:
+        handle.write("\nEDITED = 1\n")
     assert all(fingerprints()[name] != after[name] for name in sources)  # all three train or prepare data
 
 
