@@ -11,11 +11,12 @@
    ``[chapter.<name>]``). The quick run (``--quick``) leaves out the cohort variant's chapters
    but the first subject's (:func:`chapters_for`), and its book leaves them out of its table of
    contents (:func:`book_toc`).
-3. A chapter is skipped when its source, parameters, the library code it uses (the modules it
-   imports and theirs, read from the imports; their docstrings, comments and layout left out,
+3. A chapter is skipped when its code cells, parameters, the library code it uses (the modules
+   it imports and theirs, read from the imports; their docstrings, comments and layout left out,
    :mod:`nmm_core.sources`) and its inputs (its subject's data, or for the comparison every
-   results file) are unchanged since its last successful run; the fingerprint
-   is stored beside the executed notebook.
+   results file) are unchanged since its last successful run; the fingerprint is stored beside
+   the executed notebook. When only its prose changed (Markdown, cell tags), the executed
+   notebook takes the new prose and keeps its outputs, without running.
 4. A failing chapter keeps its executed copy as ``<name>.failed.ipynb`` and the previous good
    result, the others still run, chapters that depend on it are not run, and the command exits
    non-zero naming the notebook and the cell.
@@ -316,19 +317,73 @@ def keras_backend() -> str:
 
 def succeeded(status: str) -> bool:
     """Whether a chapter status from :func:`run_chapters` means its notebook is up to date."""
-    return status.startswith(("executed", "skipped"))
+    return status.startswith(("executed", "skipped", "prose updated"))
+
+
+def _code_cells(notebook) -> list[tuple[str, bool]]:
+    """What a notebook runs: each code cell's source, and whether papermill puts the parameters
+    after it (its ``parameters`` tag), in order; the cells papermill injected left out."""
+    cells = []
+    for cell in notebook["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "code" and "injected-parameters" not in tags:
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            cells.append((source, "parameters" in tags))
+    return cells
 
 
 def fingerprint(source: Path, parameters: dict, inputs=(), library_root: Path = REPO_ROOT) -> str:
-    """SHA-256 of a notebook's source text, its parameters, the Keras backend, the library code
-    it uses (:func:`library_files` under ``library_root``, and the version) and the contents of
-    its input files. Editing a module the notebook does not reach does not change it."""
-    digest = hashlib.sha256(source.read_bytes())
+    """SHA-256 of what a notebook computes: its code cells (:func:`_code_cells`), its parameters,
+    the Keras backend, the library code it uses (:func:`library_files` under ``library_root``,
+    and the version) and the contents of its input files. Editing a module the notebook does not
+    reach, or the notebook's prose, does not change it (:func:`prose_fingerprint`)."""
+    digest = hashlib.sha256(json.dumps(_code_cells(jupytext.read(source))).encode())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     digest.update(keras_backend().encode())
     digest.update(code_digest(_notebook_code(source), library_root).encode())
     digest.update(_digest_files(list(inputs)).encode())
     return digest.hexdigest()
+
+
+def prose_fingerprint(source: Path) -> str:
+    """SHA-256 of a notebook source's whole text: with :func:`fingerprint` unchanged, a new value
+    means an edit of its prose or presentation (Markdown, cell tags) alone."""
+    return hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+_RUN_METADATA = ("papermill", "execution")  # what running a cell writes into its metadata
+
+
+def _update_prose(source: Path, executed: Path, parameters: dict) -> bool:
+    """Rewrite the executed notebook ``executed`` with the Markdown and cell tags of ``source``
+    and its own outputs, without running anything. Returns False (nothing written) unless its
+    code cells are those of the source, in the same order."""
+    fresh = jupytext.read(source)
+    done = json.loads(executed.read_text())
+    if _code_cells(done) != _code_cells(fresh):
+        return False
+    ran = iter(c for c in done["cells"] if c["cell_type"] == "code"
+               and "injected-parameters" not in c.get("metadata", {}).get("tags", []))
+    injected = [c for c in done["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    cells = []
+    for cell in fresh["cells"]:
+        cell = json.loads(json.dumps(cell))  # plain JSON, as the executed notebook is
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "code":
+            old = next(ran)  # its outputs and run records; the rest of its metadata from the source
+            kept = {k: v for k, v in old.get("metadata", {}).items() if k in _RUN_METADATA}
+            cell = {**old, "metadata": {**kept, **cell.get("metadata", {})}}
+        cells.append(cell)
+        if "parameters" in tags:
+            cells += injected
+    done["cells"] = cells
+    for index, cell in enumerate(cells):  # nbformat 4.5 wants an id on every cell
+        cell.setdefault("id", f"prose-{index}")
+    staged = executed.with_name(f".{executed.name}.prose")
+    staged.write_text(json.dumps(done, indent=1))
+    _present_parameters(staged, parameters)
+    os.replace(staged, executed)
+    return True
 
 
 def _failed_cell(notebook_path: Path) -> str:
@@ -374,7 +429,9 @@ def _present_parameters(notebook_path: Path, parameters: dict) -> None:
 
 def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False,
                     source_name: str | None = None, inputs=()) -> str:
-    """Execute one chapter; return "skipped" or "executed", raise RuntimeError on failure.
+    """Execute one chapter; return "skipped", "prose updated" (only its Markdown or cell tags
+    changed: the executed notebook takes them, its outputs kept, :func:`_update_prose`) or
+    "executed"; raise RuntimeError on failure.
 
     ``name`` is the executed notebook's name; ``source_name`` the jupytext source's (default:
     the same), so one source can give several chapters (one per subject). ``inputs`` are the
@@ -388,10 +445,15 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     output = out_dir / f"{name}.ipynb"
     stamp = out_dir / f"{name}.fingerprint.json"
     failed = out_dir / f"{name}.failed.ipynb"
-    key = fingerprint(source, parameters, inputs)
+    key, prose = fingerprint(source, parameters, inputs), prose_fingerprint(source)
     if not force and output.is_file() and stamp.is_file():
-        if json.loads(stamp.read_text()).get("fingerprint") == key:
-            return "skipped"
+        record = json.loads(stamp.read_text())
+        if record.get("fingerprint") == key:
+            if record.get("prose") == prose:
+                return "skipped"
+            if _update_prose(source, output, parameters):  # only the prose changed: nothing reruns
+                atomic_write(stamp, json.dumps({**record, "prose": prose}, indent=1))
+                return "prose updated"
     staged_input = out_dir / f".{name}.input.ipynb"
     staged_output = out_dir / f".{name}.running.ipynb"
     jupytext.write(jupytext.read(source), staged_input)
@@ -420,7 +482,7 @@ def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False
     os.replace(staged_output, output)
     failed.unlink(missing_ok=True)
     atomic_write(stamp, json.dumps({
-        "fingerprint": key, "parameters": parameters, "seconds": round(time.perf_counter() - started, 2),
+        "fingerprint": key, "prose": prose, "parameters": parameters, "seconds": round(time.perf_counter() - started, 2),
         "peak_memory_mib": round(memory.peak_mib, 1), "keras_backend": keras_backend(),
         "executed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}, indent=1))
     return "executed"
@@ -538,7 +600,7 @@ def run_chapters(root: Path, chapters, quick: bool, jobs: int, force: bool = Fal
     share of the cores as TensorFlow threads, :func:`side_by_side_threads`), then the summary and the
     chapters that come after the subjects (with TensorFlow's default threads: the benchmarks
     chapter times the machine as a user would run it). Returns ``{name: status}``: ``"executed"``,
-    ``"skipped"``, ``"FAILED: <why>"`` or ``"not run: <why>"`` (and ``"results summary"``:
+    ``"skipped"``, ``"prose updated"``, ``"FAILED: <why>"`` or ``"not run: <why>"`` (and ``"results summary"``:
     ``"FAILED: <why>"`` when the summary of the subjects' results cannot be written)."""
     parameters = {c.name: chapter_parameters(root, c, quick) for c in chapters}
     statuses: dict[str, str] = {}

@@ -27,7 +27,7 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
 
 
 def source_code(path) -> str:
-    """The code of the Python file at ``path`` as text: its syntax tree (:func:`ast.dump`, no line
+    """The code of the Python file at ``path`` as text: its syntax tree (``ast.dump``, no line
     numbers) without docstrings. Comments, blank lines and layout do not reach the tree. A file
     that does not parse raises SyntaxError naming the file and the line."""
     path = Path(path)

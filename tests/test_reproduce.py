@@ -51,6 +51,69 @@ def test_unchanged_notebook_is_skipped_and_a_change_reruns_it(tmp_path):
     assert "2.5" in json.dumps(executed["cells"][-1]["outputs"])
 
 
+COUNTING = HEADER + """# Counting
+
+Prose.
+
+```{code-cell} ipython3
+:tags: [parameters]
+value = 1
+```
+
+```{code-cell} ipython3
+with open("runs.txt", "a") as handle:  # one line per execution of this cell
+    handle.write("run\\n")
+print(value * 3)
+```
+"""
+
+
+def test_a_prose_edit_updates_the_executed_notebook_as_a_run_would_without_running_it(tmp_path):
+    import nbformat
+
+    root = tmp_path / "root"
+    (root / "notebooks").mkdir(parents=True)
+    source, executed = root / "notebooks" / "counting.md", root / "book/_generated/counting.ipynb"
+    runs = root / "book/_generated/runs.txt"
+    source.write_text(COUNTING)
+    assert reproduce.execute_chapter(root, "counting", {"value": 2, "quick": True}) == "executed"
+    stamp = json.loads((root / "book/_generated/counting.fingerprint.json").read_text())
+    # Prose reworded, a paragraph added between the code cells, a display tag on a code cell.
+    edited = (COUNTING.replace("Prose.", "Prose, reworded.")
+              .replace("```{code-cell} ipython3\nwith", "A new paragraph.\n\n```{code-cell} ipython3\n"
+                       ":tags: [hide-input]\nwith"))
+    source.write_text(edited)
+    assert reproduce.execute_chapter(root, "counting", {"value": 2, "quick": True}) == "prose updated"
+    assert runs.read_text().count("run") == 1  # nothing ran again
+    updated = json.loads(executed.read_text())
+    nbformat.validate(nbformat.reads(executed.read_text(), as_version=4))
+    after = json.loads((root / "book/_generated/counting.fingerprint.json").read_text())
+    assert after["prose"] != stamp.pop("prose") and {k: v for k, v in after.items() if k != "prose"} == stamp
+    assert reproduce.execute_chapter(root, "counting", {"value": 2, "quick": True}) == "skipped"
+    # The same notebook as executing the edited source, outputs and tags included.
+    assert reproduce.execute_chapter(root, "counting", {"value": 2, "quick": True}, force=True) == "executed"
+    assert runs.read_text().count("run") == 2
+
+    def content(notebook):
+        return [(c["cell_type"], "".join(c["source"]), sorted(c["metadata"].get("tags", [])),
+                 [o.get("text") for o in c.get("outputs", [])]) for c in notebook["cells"]]
+
+    assert content(updated) == content(json.loads(executed.read_text()))
+    assert "A new paragraph." in json.dumps(updated) and "6\\n" in json.dumps(updated)
+    # A tag taken away again goes too (the source's metadata wins, not a merge with the old one).
+    source.write_text(COUNTING)
+    assert reproduce.execute_chapter(root, "counting", {"value": 2, "quick": True}) == "prose updated"
+    assert not any("hide-input" in c["metadata"].get("tags", []) for c in json.loads(executed.read_text())["cells"])
+    source.write_text(edited)
+    assert reproduce.execute_chapter(root, "counting", {"value": 2, "quick": True}) == "prose updated"
+    # Code edits run: a cell's code, or which cell takes the parameters.
+    source.write_text(edited.replace("value * 3", "value * 4"))
+    assert reproduce.execute_chapter(root, "counting", {"value": 2, "quick": True}) == "executed"
+    source.write_text(edited.replace("value * 3", "value * 4").replace(":tags: [parameters]\n", ""))
+    assert reproduce.execute_chapter(root, "counting", {"value": 2, "quick": True}) == "executed"
+    assert runs.read_text().count("run") == 4
+
+
 def test_failing_notebook_names_the_cell_and_keeps_the_previous_result(tmp_path):
     root = _tiny_root(tmp_path)
     reproduce.execute_chapter(root, "tiny", {"value": 5})
