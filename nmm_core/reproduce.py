@@ -333,9 +333,9 @@ def _code_cells(notebook) -> list[tuple[str, bool]]:
 
 
 def fingerprint(source: Path, parameters: dict, inputs=(), library_root: Path = REPO_ROOT) -> str:
-    """SHA-256 of what a notebook computes: its code cells (:func:`_code_cells`), its parameters,
-    the Keras backend, the library code it uses (:func:`library_files` under ``library_root``,
-    and the version) and the contents of its input files. Editing a module the notebook does not
+    """SHA-256 of what a notebook computes: its code cells (and which one takes the parameters),
+    its parameters, the Keras backend, the library code it uses (:func:`library_files` under
+    ``library_root``, and the version) and the contents of its input files. Editing a module the notebook does not
     reach, or the notebook's prose, does not change it (:func:`prose_fingerprint`)."""
     digest = hashlib.sha256(json.dumps(_code_cells(jupytext.read(source))).encode())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
@@ -430,8 +430,8 @@ def _present_parameters(notebook_path: Path, parameters: dict) -> None:
 def execute_chapter(root: Path, name: str, parameters: dict, force: bool = False,
                     source_name: str | None = None, inputs=()) -> str:
     """Execute one chapter; return "skipped", "prose updated" (only its Markdown or cell tags
-    changed: the executed notebook takes them, its outputs kept, :func:`_update_prose`) or
-    "executed"; raise RuntimeError on failure.
+    changed: the executed notebook takes them and keeps its outputs) or "executed"; raise
+    RuntimeError on failure.
 
     ``name`` is the executed notebook's name; ``source_name`` the jupytext source's (default:
     the same), so one source can give several chapters (one per subject). ``inputs`` are the

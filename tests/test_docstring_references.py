@@ -1,11 +1,15 @@
 """The book's API page renders nmm_core's docstrings with Sphinx in nitpicky mode and no
 intersphinx (the book builds offline), so a cross-reference such as :func:`ast.dump` to anything
 outside nmm_core fails the strict build, and the failure only shows after a quick reproduction
-(about ten minutes). This test resolves every reference in the docstrings the way Sphinx does
-(relative to the module, then absolute) in a second."""
+(about ten minutes). The first tests resolve every reference in the rendered docstrings the way
+Sphinx does (in the class, the module, then absolute; only what the page renders) in a second,
+naming the file and line; the last builds the API page alone, strictly, in about fifteen."""
 import ast
 import importlib
 import re
+import shutil
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -43,25 +47,45 @@ def _resolves(dotted: str, module_name: str, class_name: str = "") -> bool:
                     obj = getattr(obj, attribute)
             except AttributeError:
                 break
-            if isinstance(obj, types.ModuleType):
-                home = obj.__name__
-            elif callable(obj) and hasattr(obj, "__qualname__"):  # function, class, method
-                home = obj.__module__
-            else:  # data: documented where it is found
-                home = ".".join(parts[:cut])
-            return home in DOCUMENTED
+            return _rendered(obj, candidate, ".".join(parts[:cut]))
     return False
 
 
-def _references(node: ast.AST, class_name: str = ""):
-    """(line, reference, target, enclosing class) for every reference in the docstrings."""
-    if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+def _rendered(obj, name: str, module_name: str) -> bool:
+    """Whether the API page renders ``obj`` under ``name``: a documented module; a function,
+    class or method under its own name in a documented module, public (autodoc's ``:members:``
+    leaves out names that start with an underscore, and those outside ``__all__``); or public
+    data of a documented module."""
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__ == name and name in DOCUMENTED
+    if callable(obj) and hasattr(obj, "__qualname__"):
+        module_name, qualname = obj.__module__, obj.__qualname__
+        if f"{module_name}.{qualname}" != name:
+            return False  # imported into another module: Sphinx knows it by its own name only
+    else:
+        qualname = name[len(module_name) + 1:]
+    public = getattr(importlib.import_module(module_name), "__all__", None)
+    return (module_name in DOCUMENTED and not any(part.startswith("_") for part in qualname.split("."))
+            and (public is None or qualname.split(".")[0] in public))
+
+
+def _public(body):
+    return [n for n in body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and not n.name.startswith("_")]
+
+
+def _references(module: ast.Module):
+    """(line, reference, target, enclosing class) for every reference in the docstrings the API
+    page renders: the module's, its public functions' and classes', and their public methods'
+    (a private name's docstring, or a function's nested in another, is never rendered)."""
+    rendered = [(module, "")]
+    for node in _public(module.body):
+        rendered.append((node, node.name if isinstance(node, ast.ClassDef) else ""))
         if isinstance(node, ast.ClassDef):
-            class_name = node.name
+            rendered += [(method, node.name) for method in _public(node.body)]
+    for node, class_name in rendered:
         for match in ROLE.finditer(ast.get_docstring(node, clean=False) or ""):
             yield getattr(node, "lineno", 1), match.group(0), match.group(2).strip(), class_name
-    for child in ast.iter_child_nodes(node):
-        yield from _references(child, class_name)
 
 
 MODULES = sorted(PACKAGE.glob("*.py"))
@@ -80,8 +104,28 @@ def test_every_docstring_reference_resolves_inside_the_package(path):
 def test_the_check_catches_a_reference_outside_the_package():
     assert not _resolves("ast.dump", "nmm_core.sources")  # ``ast`` is imported there
     assert not _resolves("Path", "nmm_core.paths")  # pathlib's, imported there
+    assert not _resolves("_code_cells", "nmm_core.reproduce")  # private: not rendered
+    assert _resolves("fingerprint", "nmm_core.reproduce")
     assert not _resolves("no_such_function", "nmm_core.sources")
     assert _resolves("source_code", "nmm_core.sources")
     assert _resolves("nmm_core.reproduce.code_digest", "nmm_core.sources")
     assert _resolves("to_dict", "nmm_core.arm_model", "MuscleGeometry")
     assert not _resolves("to_dict", "nmm_core.arm_model")  # a method resolves in its class
+
+
+@pytest.mark.book
+def test_the_api_page_alone_builds_strictly(tmp_path):
+    """The ground truth for the check above: the book's configuration and its API page, built
+    alone with the strict flags the reproduction uses (seconds, not the quick reproduction's
+    minutes); any warning, a reference or a docstring's markup, fails it."""
+    repo = PACKAGE.parent
+    shutil.copy(repo / "_config.yml", tmp_path)
+    (tmp_path / "book").mkdir()
+    for name in ("api.md", "references.bib"):
+        shutil.copy(repo / "book" / name, tmp_path / "book")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/api\n")
+    build = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(tmp_path),
+                            "-W", "-n", "--keep-going"], capture_output=True, text=True, timeout=600)
+    warnings = [line for line in (build.stdout + build.stderr).splitlines() if "WARNING" in line
+                and "absl::InitializeLog" not in line]
+    assert build.returncode == 0 and not warnings, "\n".join(warnings) or build.stdout[-3000:]
