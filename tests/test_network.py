@@ -1,5 +1,9 @@
 """The NMM's Keras layers against the foundation's muscle functions, and its training loop."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -388,6 +392,15 @@ def test_the_backbone_is_the_network_its_weights_make(rng, kind, output):
     features = rng.normal(size=(4, 24, 5)).astype("float32")
     np.testing.assert_allclose(np.asarray(backbone(features)), _reference_backbone(backbone, features),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_the_backbone_is_the_same_network_on_jax():
+    """The attention's layout is chosen for JAX's compiler as well as TensorFlow's: the NumPy
+    check above, run again with Keras on JAX (a process has one backend, so in a new one)."""
+    here = f"{__file__}::test_the_backbone_is_the_network_its_weights_make"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", here],
+                         env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-3000:]
 
 
 @pytest.mark.opensim
