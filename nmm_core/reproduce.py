@@ -246,10 +246,10 @@ def library_files(code: str, root: Path = REPO_ROOT) -> list[Path]:
     return sorted(set(seen.values()))
 
 
-def _notebook_code(source: Path) -> str:
-    """The code cells of a jupytext MyST source, joined (IPython magics left out)."""
-    cells = jupytext.read(source)["cells"]
-    lines = [line for c in cells if c["cell_type"] == "code" for line in c["source"].splitlines()
+def _notebook_code(notebook) -> str:
+    """The code cells of a notebook read from its jupytext MyST source, joined (IPython magics
+    left out)."""
+    lines = [line for c in notebook["cells"] if c["cell_type"] == "code" for line in c["source"].splitlines()
              if not line.lstrip().startswith(("%", "!"))]
     return "\n".join(lines)
 
@@ -307,7 +307,8 @@ def affected_chapters(files, root: Path = REPO_ROOT) -> list[str]:
     if missing:
         raise FileNotFoundError(f"{missing[0]} does not exist; give library files such as nmm_core/benchmark.py.")
     return [c.name for c in CHAPTERS
-            if targets & set(library_files(_notebook_code(root / "notebooks" / f"{c.source}.md"), REPO_ROOT))]
+            if targets & set(library_files(_notebook_code(jupytext.read(root / "notebooks" / f"{c.source}.md")),
+                                                 REPO_ROOT))]
 
 
 def keras_backend() -> str:
@@ -320,27 +321,34 @@ def succeeded(status: str) -> bool:
     return status.startswith(("executed", "skipped", "prose updated"))
 
 
+def _tags(cell) -> list:
+    """A notebook cell's tags (none: an empty list)."""
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _ran_cells(notebook) -> list:
+    """The code cells of a notebook but those papermill injected."""
+    return [c for c in notebook["cells"] if c["cell_type"] == "code" and "injected-parameters" not in _tags(c)]
+
+
 def _code_cells(notebook) -> list[tuple[str, bool]]:
     """What a notebook runs: each code cell's source, and whether papermill puts the parameters
     after it (its ``parameters`` tag), in order; the cells papermill injected left out."""
-    cells = []
-    for cell in notebook["cells"]:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell["cell_type"] == "code" and "injected-parameters" not in tags:
-            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-            cells.append((source, "parameters" in tags))
-    return cells
+    return [(c["source"] if isinstance(c["source"], str) else "".join(c["source"]), "parameters" in _tags(c))
+            for c in _ran_cells(notebook)]
 
 
 def fingerprint(source: Path, parameters: dict, inputs=(), library_root: Path = REPO_ROOT) -> str:
     """SHA-256 of what a notebook computes: its code cells (and which one takes the parameters),
     its parameters, the Keras backend, the library code it uses (:func:`library_files` under
-    ``library_root``, and the version) and the contents of its input files. Editing a module the notebook does not
-    reach, or the notebook's prose, does not change it (:func:`prose_fingerprint`)."""
-    digest = hashlib.sha256(json.dumps(_code_cells(jupytext.read(source))).encode())
+    ``library_root``, and the version) and the contents of its input files. Editing a module the
+    notebook does not reach, or the notebook's prose, does not change it
+    (:func:`prose_fingerprint`)."""
+    notebook = jupytext.read(source)
+    digest = hashlib.sha256(json.dumps(_code_cells(notebook)).encode())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     digest.update(keras_backend().encode())
-    digest.update(code_digest(_notebook_code(source), library_root).encode())
+    digest.update(code_digest(_notebook_code(notebook), library_root).encode())
     digest.update(_digest_files(list(inputs)).encode())
     return digest.hexdigest()
 
@@ -362,19 +370,17 @@ def _update_prose(source: Path, executed: Path, parameters: dict) -> bool:
     done = json.loads(executed.read_text())
     if _code_cells(done) != _code_cells(fresh):
         return False
-    ran = iter(c for c in done["cells"] if c["cell_type"] == "code"
-               and "injected-parameters" not in c.get("metadata", {}).get("tags", []))
-    injected = [c for c in done["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    ran = iter(_ran_cells(done))
+    injected = [c for c in done["cells"] if "injected-parameters" in _tags(c)]
     cells = []
     for cell in fresh["cells"]:
         cell = json.loads(json.dumps(cell))  # plain JSON, as the executed notebook is
-        tags = cell.get("metadata", {}).get("tags", [])
         if cell["cell_type"] == "code":
             old = next(ran)  # its outputs and run records; the rest of its metadata from the source
             kept = {k: v for k, v in old.get("metadata", {}).items() if k in _RUN_METADATA}
             cell = {**old, "metadata": {**kept, **cell.get("metadata", {})}}
         cells.append(cell)
-        if "parameters" in tags:
+        if "parameters" in _tags(cell):
             cells += injected
     done["cells"] = cells
     for index, cell in enumerate(cells):  # nbformat 4.5 wants an id on every cell
