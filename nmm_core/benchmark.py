@@ -125,8 +125,10 @@ def protocol_fit_time(data: SubjectData, members: int = 8, epochs: tuple[int, in
     """Seconds of ``plan``'s training (:func:`nmm_core.protocol.fit_nmm`, XLA as the plan
     says) of a ``members``-member model for ``epochs[1] - epochs[0]`` epochs: a fit of
     ``epochs[1]`` epochs less one of ``epochs[0]``, so that tracing and compilation cancel out
-    (no early stopping). Returns ``{"seconds", "epochs", "cores"}``, ``cores`` the CPU time per
-    wall second of that difference (about 1 for one core kept busy)."""
+    (no early stopping). Returns ``{"seconds", "epochs", "cores", "overhead_s"}``, ``cores`` the
+    CPU time per wall second of that difference (about 1 for one core kept busy), ``overhead_s``
+    what the model cost before its epochs (the short fit less its epochs at the measured rate:
+    building, tracing, compilation)."""
     times = {}
     for n in epochs:
         cpu = time.process_time()
@@ -135,7 +137,9 @@ def protocol_fit_time(data: SubjectData, members: int = 8, epochs: tuple[int, in
                                          dataclasses.replace(plan, max_epochs=n, patience=n + 1), 0)
         times[n] = (seconds, time.process_time() - cpu)
     wall = times[epochs[1]][0] - times[epochs[0]][0]
-    return {"seconds": wall, "epochs": epochs[1] - epochs[0], "cores": (times[epochs[1]][1] - times[epochs[0]][1]) / wall}
+    per_epoch = wall / (epochs[1] - epochs[0])
+    return {"seconds": wall, "epochs": epochs[1] - epochs[0], "cores": (times[epochs[1]][1] - times[epochs[0]][1]) / wall,
+            "overhead_s": times[epochs[0]][0] - epochs[0] * per_epoch}
 
 
 def inference_speed(model, arrays: Sequence, window: int = 64, runs: int = 5, torque: bool = True) -> dict:

@@ -79,6 +79,8 @@ class Plan:
     #: the five subjects (``benchmarks/protocol_alternatives.py --depth 1``).
     width: int = 32
     depth: int = 2
+    #: Adam's starting step (the cosine schedule lowers it to 5 % by ``max_epochs``).
+    learning_rate: float = training.SETTINGS["learning_rate"]
     #: XLA compilation of the training step (a dozen seconds of compilation per model, then
     #: about three times fewer seconds per epoch on TensorFlow on a CPU: ``benchmarks/
     #: training_speed.py``); it changes the speed, not the arithmetic (``tests/test_protocol.py``).
@@ -89,7 +91,9 @@ class Plan:
 #: 32, at most 60 epochs). A shorter one (every 16, batch 64, at most 40 epochs, for time) was
 #: tried and left: it fitted worse on the validation trials (reproduction notes).
 #: So was a window every 16 samples alone (batch 32, 60 epochs): worse on the validation trials of
-#: four of the five subjects (``benchmarks/protocol_alternatives.py --stride 16``).
+#: four of the five subjects (``benchmarks/protocol_alternatives.py --stride 16``). So were larger
+#: steps for half the epochs (learning rate 0.006 or 0.01, at most 30 epochs, patience 8): worse
+#: on the validation trials of every subject (``--learning-rate 0.006 --max-epochs 30 --patience 8``).
 FULL = Plan(max_epochs=60, patience=15, seeds=5, batch_size=32, stride=8)
 #: Quick mode: short training, and no XLA (its compilation, a dozen seconds per model, costs more
 #: than it saves over so few steps: S01's selection took 26.5 s with it and 10.5 s without).
@@ -146,7 +150,7 @@ def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dic
     members["initial"] = [s.get("initial") for s in settings]
     model = training.build_model(learner, plan.window, backbone=backbone, seed=seed, members=len(settings),
                                  synergies=synergies, jit_compile=plan.jit_compile, width=plan.width,
-                                 depth=plan.depth, **members)
+                                 depth=plan.depth, learning_rate=plan.learning_rate, **members)
     if same_start:
         start_alike(model)
     history, seconds = training.train(model, fit, plan.window, plan.max_epochs, stride=plan.stride,

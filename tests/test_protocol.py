@@ -127,12 +127,13 @@ def test_each_member_keeps_its_best_epoch_on_validation(blind_subject):
 def test_every_ablation_row_is_one_member_of_one_model_with_its_own_settings(blind_subject):
     """The ablation trains as one model: each row a member with the row's settings, the rows at
     a constant learning rate with their steps scaled by start / rate (the others 1), every
-    member from the same network weights; and the plan's backbone size reaches the model."""
+    member from the same network weights; and the plan's backbone size and learning rate reach
+    the model."""
     _, record, trials = blind_subject
     learner = training.learner_subject(record)
     arrays = training.prepare(training.split(trials)["train"], learner)
     fit, validation = training.inner_split(arrays)
-    plan = dataclasses.replace(TINY, width=16, depth=1)
+    plan = dataclasses.replace(TINY, width=16, depth=1, learning_rate=0.01)
     chosen = next(c for c in protocol.NMM_CANDIDATES if c["parameter_rate"] != 1.0)
     model = protocol.run_ablations(learner, record, fit, validation, chosen, plan)
     assert model.members == len(protocol.ABLATIONS)
@@ -147,7 +148,7 @@ def test_every_ablation_row_is_one_member_of_one_model_with_its_own_settings(bli
     constant = np.array([change.get("schedule", "cosine") is None for _, change in protocol.ABLATIONS])
     assert constant.sum() == 2 and np.all(scales[constant] > 1.0) and np.all(scales[~constant] == 1.0)
     rate = float(np.array(model.optimizer.learning_rate))
-    np.testing.assert_allclose(scales[constant] * rate, training.SETTINGS["learning_rate"], rtol=1e-5)
+    np.testing.assert_allclose(scales[constant] * rate, plan.learning_rate, rtol=1e-5)  # the constant rows' rate
 
 
 def test_candidates_start_alike_and_seeds_do_not():
