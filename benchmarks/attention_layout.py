@@ -2,15 +2,23 @@
 it was written first, against one transpose to (members, windows, heads, time, dim) and plain
 batched matrix products, as ``nmm_core.network.Backbone`` computes it now.
 
-Run (about 3 minutes per backend on 2 cores):
+Run (about 5 minutes per backend on 2 cores with 3 reps):
 
     .venv/bin/python benchmarks/attention_layout.py [--subject S01] [--reps 6]
 
 For each Keras backend, in a process of its own: the largest difference between the two layouts'
-weights after two epochs of training from one seed (0 means the same numbers, bit for bit), then
-the time of a training epoch of the full plan's seed ensemble and the batch real-time factor of
-its inference (deep excitations and torque), the layouts taking turns in one process (medians;
-the ratio is einsum time over matmul time). Nothing is written.
+weights after two epochs of training from one seed (0 means the same numbers, bit for bit), then,
+the layouts taking turns in one process (medians; each ratio is einsum time over matmul time):
+
+- a training epoch of the full plan's seed ensemble as ``training.build_model`` compiles it by
+  default (on TensorFlow without XLA; JAX always compiles);
+- an XLA-compiled epoch of a selection's 8 members, as the reproduction's chapters train
+  (:func:`nmm_core.benchmark.protocol_fit_time`); ``TF_NUM_INTRAOP_THREADS=1
+  TF_NUM_INTEROP_THREADS=1`` gives it a chapter's one thread. This one is noisy on a shared
+  machine: pairs of runs have ranged from 0.87 to 1.44, so compare medians of many reps;
+- the batch real-time factor of the ensemble's inference (deep excitations and torque).
+
+Nothing is written.
 """
 
 import argparse
@@ -63,16 +71,19 @@ def measure(subject: str, reps: int) -> dict:
         models[layout] = build(layout, data, protocol.FULL.seeds)
         training.train(models[layout], data.arrays["train"], 64, 1)  # traced and compiled
         inference.estimate(models[layout], data.recording, 64)
-    epoch, rtf = {k: [] for k in layouts}, {k: [] for k in layouts}
+    epoch, xla, rtf = ({k: [] for k in layouts} for _ in range(3))
     for rep in range(reps):
         for layout, fn in layouts.items():
             network.Backbone._attention = fn
             epoch[layout].append(training.train(models[layout], data.arrays["train"], 64, 1, seed=rep)[1])
+            fitted = benchmark.protocol_fit_time(data, members=8, epochs=(2, 12))
+            xla[layout].append(fitted["seconds"] / fitted["epochs"])
             start = time.perf_counter()
             inference.estimate(models[layout], data.recording, 64)
             rtf[layout].append(movement / (time.perf_counter() - start))
     return {"backend": keras.backend.backend(), "weight_difference": difference, "members": protocol.FULL.seeds,
             "epoch_s": {k: statistics.median(v) for k, v in epoch.items()},
+            "xla_epoch_s": {k: statistics.median(v) for k, v in xla.items()},
             "inference_rtf": {k: statistics.median(v) for k, v in rtf.items()}}
 
 
@@ -92,10 +103,11 @@ def main():
                              env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
                              capture_output=True, text=True, check=True)
         r = json.loads(run.stdout.strip().splitlines()[-1])
-        e, i = r["epoch_s"], r["inference_rtf"]
+        e, x, i = r["epoch_s"], r["xla_epoch_s"], r["inference_rtf"]
         print(f"{r['backend']}: weights differ by {r['weight_difference']:.1e} after 2 epochs; "
               f"training epoch of {r['members']} members {e['einsum']:.2f} s (einsum) vs {e['matmul']:.2f} s "
-              f"(matmul), ratio {e['einsum'] / e['matmul']:.2f}; inference {i['einsum']:.0f}x vs {i['matmul']:.0f}x "
+              f"(matmul), ratio {e['einsum'] / e['matmul']:.2f}; XLA epoch of 8 members {x['einsum']:.2f} s vs "
+              f"{x['matmul']:.2f} s, ratio {x['einsum'] / x['matmul']:.2f}; inference {i['einsum']:.0f}x vs {i['matmul']:.0f}x "
               f"real time, ratio {i['matmul'] / i['einsum']:.2f}", flush=True)
 
 
