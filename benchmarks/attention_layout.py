@@ -2,7 +2,7 @@
 it was written first, against one transpose to (members, windows, heads, time, dim) and plain
 batched matrix products, as ``nmm_core.network.Backbone`` computes it now.
 
-Run (about 5 minutes per backend on 2 cores with 3 reps):
+Run (about 5 minutes per backend on 2 cores per 3 reps):
 
     .venv/bin/python benchmarks/attention_layout.py [--subject S01] [--reps 6]
 
@@ -15,7 +15,7 @@ the layouts taking turns in one process (medians; each ratio is einsum time over
 - an XLA-compiled epoch of a selection's 8 members, as the reproduction's chapters train
   (:func:`nmm_core.benchmark.protocol_fit_time`); ``TF_NUM_INTRAOP_THREADS=1
   TF_NUM_INTEROP_THREADS=1`` gives it a chapter's one thread. This one is noisy on a shared
-  machine: pairs of runs have ranged from 0.87 to 1.44, so compare medians of many reps;
+  machine: single pairs have ranged from 0.72 to 1.44, so compare medians of many reps;
 - the batch real-time factor of the ensemble's inference (deep excitations and torque).
 
 Nothing is written.

@@ -38,12 +38,13 @@ from nmm_core.plotting import markdown_table
 MEMBERS = (8, 4, 2)
 
 
-def ladder_seconds(epoch_s: dict, overhead_s: dict, epochs: int) -> tuple[float, float]:
-    """Seconds of the whole grid and of the halving ladder (:data:`MEMBERS`, a third of
-    ``epochs`` each), from the seconds per epoch and the overhead of each member count."""
+def ladder_seconds(epoch_s: dict, overhead_s: dict, epochs: int) -> tuple[float, float, float]:
+    """Seconds of the whole grid, of the halving ladder (:data:`MEMBERS`, a third of ``epochs``
+    each) and of that ladder were its smaller models free (only the first model's overhead),
+    from the seconds per epoch and the overhead of each member count."""
     grid = overhead_s[MEMBERS[0]] + epochs * epoch_s[MEMBERS[0]]
-    ladder = sum(overhead_s[m] + epochs / len(MEMBERS) * epoch_s[m] for m in MEMBERS)
-    return grid, ladder
+    rungs = sum(epochs / len(MEMBERS) * epoch_s[m] for m in MEMBERS)
+    return grid, rungs + sum(overhead_s[m] for m in MEMBERS), rungs + overhead_s[MEMBERS[0]]
 
 
 def main():
@@ -68,8 +69,7 @@ def main():
     print(markdown_table(["members", "s per epoch", "per member", "s before the first epoch"],
                          [[m, epoch_s[m], epoch_s[m] / m, overhead_s[m]] for m in MEMBERS]))
     epochs = protocol.FULL.max_epochs
-    grid, ladder = ladder_seconds(epoch_s, overhead_s, epochs)
-    free = sum(epochs / len(MEMBERS) * epoch_s[m] for m in MEMBERS) + overhead_s[MEMBERS[0]]
+    grid, ladder, free = ladder_seconds(epoch_s, overhead_s, epochs)
     print(f"\nselection of {MEMBERS[0]} candidates over {epochs} epochs: the whole grid {grid:.0f} s, "
           f"the halving ladder {ladder:.0f} s ({grid / ladder:.2f}x less); "
           f"with smaller models at no cost of their own, {free:.0f} s ({grid / free:.2f}x)")

@@ -127,8 +127,8 @@ def protocol_fit_time(data: SubjectData, members: int = 8, epochs: tuple[int, in
     ``epochs[1]`` epochs less one of ``epochs[0]``, so that tracing and compilation cancel out
     (no early stopping). Returns ``{"seconds", "epochs", "cores", "overhead_s"}``, ``cores`` the
     CPU time per wall second of that difference (about 1 for one core kept busy), ``overhead_s``
-    what the model cost before its epochs (the short fit less its epochs at the measured rate:
-    building, tracing, compilation)."""
+    what the training cost beyond its epochs (the short fit less its epochs at the measured rate:
+    the optimiser's state, tracing, compilation; building the model is not timed)."""
     times = {}
     for n in epochs:
         cpu = time.process_time()

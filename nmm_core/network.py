@@ -339,9 +339,10 @@ class Backbone(keras.Model):
         K, T, h = self.members, self.window, self.heads
         qkv = ops.reshape(block["qkv"](x), (K, -1, T, 3, h, self.width // h))
         # One transpose to (3, K, B, heads, T, d), then plain batched matrix products: the same
-        # numbers, bit for bit, as einsums over the (K, B, T, heads, d) layout, and JAX's batch
-        # inference 1.6x faster on a CPU (training and TensorFlow about even; the benchmark
-        # benchmarks/attention_layout.py compares the two).
+        # numbers, bit for bit, as einsums over the (K, B, T, heads, d) layout; JAX's batch
+        # inference 1.6x faster on a CPU, TensorFlow's uncompiled training about 1.2x faster and
+        # its inference about even; its XLA-compiled training (the full reproduction's) within
+        # this machine's noise, perhaps a few percent slower (benchmarks/attention_layout.py).
         q, k, v = ops.unstack(ops.transpose(qkv, (3, 0, 1, 4, 2, 5)), num=3, axis=0)
         scores = ops.matmul(q, ops.swapaxes(k, -1, -2)) / math.sqrt(self.width // h)
         mixed = ops.matmul(ops.softmax(scores, axis=-1), v)  # (K, B, heads, T, d)
