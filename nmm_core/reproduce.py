@@ -306,9 +306,9 @@ def affected_chapters(files, root: Path = REPO_ROOT) -> list[str]:
     missing = [str(f) for f in files if not Path(f).is_file()]
     if missing:
         raise FileNotFoundError(f"{missing[0]} does not exist; give library files such as nmm_core/benchmark.py.")
-    return [c.name for c in CHAPTERS
-            if targets & set(library_files(_notebook_code(jupytext.read(root / "notebooks" / f"{c.source}.md")),
-                                                 REPO_ROOT))]
+    used = {source: set(library_files(_notebook_code(jupytext.read(root / "notebooks" / f"{source}.md")), REPO_ROOT))
+            for source in dict.fromkeys(c.source for c in CHAPTERS)}  # each shared source read once
+    return [c.name for c in CHAPTERS if targets & used[c.source]]
 
 
 def keras_backend() -> str:
