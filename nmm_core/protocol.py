@@ -84,6 +84,7 @@ class Plan:
     #: XLA compilation of the training step (a dozen seconds of compilation per model, then
     #: about three times fewer seconds per epoch on TensorFlow on a CPU: ``benchmarks/
     #: training_speed.py``); it changes the speed, not the arithmetic (``tests/test_protocol.py``).
+    #: TensorFlow's choice: JAX compiles its training step either way (:func:`nmm_core.training.build_model`).
     jit_compile: bool = True
 
 
@@ -95,8 +96,9 @@ class Plan:
 #: steps for half the epochs (learning rate 0.006 or 0.01, at most 30 epochs, patience 8): worse
 #: on the validation trials of every subject (``--learning-rate 0.006 --max-epochs 30 --patience 8``).
 FULL = Plan(max_epochs=60, patience=15, seeds=5, batch_size=32, stride=8)
-#: Quick mode: short training, and no XLA (its compilation, a dozen seconds per model, costs more
-#: than it saves over so few steps: S01's selection took 26.5 s with it and 10.5 s without).
+#: Quick mode: short training, and no XLA on TensorFlow (its compilation, a dozen seconds per
+#: model, costs more than it saves over so few steps: S01's selection took 26.5 s with it and
+#: 10.5 s without). JAX compiles regardless.
 QUICK = Plan(max_epochs=25, patience=8, seeds=2, jit_compile=False)
 
 

@@ -394,13 +394,24 @@ def test_the_backbone_is_the_network_its_weights_make(rng, kind, output):
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.opensim
+def test_an_uncompiled_plan_compiles_its_training_step_on_jax_only():
+    """``jit_compile=False`` (the quick plan's) is TensorFlow's choice: its uncompiled graph.
+    Keras would run an uncompiled JAX step op by op, about ten times slower, so on JAX the step
+    is compiled regardless (run on JAX by the test below)."""
+    model = tiny_model(jit_compile=False)
+    assert model.jit_compile is (keras.backend.backend() == "jax")
+
+
 def test_the_backbone_is_the_same_network_on_jax():
     """The attention's layout is chosen for JAX's compiler as well as TensorFlow's: the NumPy
-    check above, run again with Keras on JAX (a process has one backend, so in a new one)."""
-    here = f"{__file__}::test_the_backbone_is_the_network_its_weights_make"
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", here],
+    check above, run again with Keras on JAX (a process has one backend, so in a new one), with
+    the compilation of an uncompiled plan's training step."""
+    here = [f"{__file__}::{name}" for name in ("test_the_backbone_is_the_network_its_weights_make",
+                                               "test_an_uncompiled_plan_compiles_its_training_step_on_jax_only")]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *here],
                          env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-3000:]
+    assert run.returncode == 0 and "3 passed" in run.stdout, run.stdout[-3000:]
 
 
 @pytest.mark.opensim
