@@ -8,9 +8,9 @@ Run:
 
 Each training is the protocol's (:func:`nmm_core.protocol.fit_nmm`; the full plan, with XLA, or
 with ``--quick`` the quick cohort and plan, without) with
-``--members`` members, in its own process (``python -m nmm_core.benchmark fit``): a 2-epoch and
-then a 22-epoch fit, whose difference is its time for 20 epochs (tracing and compilation cancel:
-:func:`nmm_core.benchmark.protocol_fit_time`). With two processes at once, the second subject
+``--members`` members, in its own process (``python -m nmm_core.benchmark fit``): a 22-epoch
+fit timed at each epoch's end, epochs 3 to 22 giving its time for 20 epochs (tracing and
+compilation stay out: :func:`nmm_core.benchmark.protocol_fit_time`). With two processes at once, the second subject
 trains beside the first.
 
 Every run times the four configurations one after the other, in an order that turns by one

@@ -11,8 +11,8 @@ compilation. Whether that pays depends on two costs, which this script measures:
   proportionally less?);
 - what a model costs before its first epoch (tracing, compilation), which each rung pays again.
 
-Each is :func:`nmm_core.benchmark.protocol_fit_time` (the full plan, with XLA; a 2-epoch and a
-22-epoch fit in a fresh process, their difference the time of 20 epochs), with one TensorFlow
+Each is :func:`nmm_core.benchmark.protocol_fit_time` (the full plan, with XLA; one 22-epoch fit
+in a fresh process, timed at each epoch's end: epochs 3 to 22 give the time per epoch), with one TensorFlow
 thread as a chapter of the reproduction has (``--threads 0``: TensorFlow's default). The member
 counts take turns, in an order that moves by one each run; medians over ``--runs``.
 

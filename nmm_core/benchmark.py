@@ -123,23 +123,30 @@ def time_to_converge(data: SubjectData, quick: bool = False, backbone: str = "tr
 def protocol_fit_time(data: SubjectData, members: int = 8, epochs: tuple[int, int] = (2, 22),
                       plan: protocol.Plan = protocol.FULL) -> dict:
     """Seconds of ``plan``'s training (:func:`nmm_core.protocol.fit_nmm`, XLA as the plan
-    says) of a ``members``-member model for ``epochs[1] - epochs[0]`` epochs: a fit of
-    ``epochs[1]`` epochs less one of ``epochs[0]``, so that tracing and compilation cancel out
-    (no early stopping). Returns ``{"seconds", "epochs", "cores", "overhead_s"}``, ``cores`` the
-    CPU time per wall second of that difference (about 1 for one core kept busy), ``overhead_s``
-    what the training cost beyond its epochs (the short fit less its epochs at the measured rate:
-    the optimiser's state, tracing, compilation; building the model is not timed)."""
-    times = {}
-    for n in epochs:
-        cpu = time.process_time()
-        _, _, seconds = protocol.fit_nmm(data.learner, data.arrays["fit"], data.arrays["validation"],
-                                         [protocol.NMM_CANDIDATES[0]] * members,
-                                         dataclasses.replace(plan, max_epochs=n, patience=n + 1), 0)
-        times[n] = (seconds, time.process_time() - cpu)
-    wall = times[epochs[1]][0] - times[epochs[0]][0]
+    says) of a ``members``-member model over epochs ``epochs[0] + 1`` to ``epochs[1]``: one fit
+    of ``epochs[1]`` epochs (no early stopping), timed at the end of every epoch, so that the
+    first epochs' tracing and compilation stay out. (Two fits of different lengths, subtracted,
+    do not cancel them on JAX: the second reuses the first's compiled step.) Returns
+    ``{"seconds", "epochs", "cores", "overhead_s"}``, ``cores`` the CPU time per wall second of
+    those epochs (about 1 for one core kept busy), ``overhead_s`` what the training cost beyond
+    its epochs at the measured rate (the optimiser's state, tracing, compilation; building the
+    model is not timed)."""
+    import keras
+
+    marks = {}  # epoch number -> (wall, CPU) at its end
+
+    class EpochEnds(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            marks[epoch + 1] = (time.perf_counter(), time.process_time())
+
+    _, _, total = protocol.fit_nmm(
+        data.learner, data.arrays["fit"], data.arrays["validation"], [protocol.NMM_CANDIDATES[0]] * members,
+        dataclasses.replace(plan, max_epochs=epochs[1], patience=epochs[1] + 1), 0, callbacks=[EpochEnds()])
+    (wall_a, cpu_a), (wall_b, cpu_b) = marks[epochs[0]], marks[epochs[1]]
+    wall = wall_b - wall_a
     per_epoch = wall / (epochs[1] - epochs[0])
-    return {"seconds": wall, "epochs": epochs[1] - epochs[0], "cores": (times[epochs[1]][1] - times[epochs[0]][1]) / wall,
-            "overhead_s": times[epochs[0]][0] - epochs[0] * per_epoch}
+    return {"seconds": wall, "epochs": epochs[1] - epochs[0], "cores": (cpu_b - cpu_a) / wall,
+            "overhead_s": total - epochs[1] * per_epoch}
 
 
 def inference_speed(model, arrays: Sequence, window: int = 64, runs: int = 5, torque: bool = True) -> dict:

@@ -139,14 +139,15 @@ def start_alike(model) -> None:
 
 def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dict], plan: Plan, seed: int = 0,
             schedule: str | None = training.SETTINGS["schedule"], backbone: str = "transformer", synergies: int = 0,
-            same_start: bool = False):
+            same_start: bool = False, callbacks=None):
     """NMM members, one per entry of ``settings`` (:data:`nmm_core.training.MEMBER_SETTINGS`
     keys, and ``"schedule"``, by default ``schedule``), trained together on ``fit`` with each
     member stopped at its best epoch on ``validation``. ``synergies`` > 0: with a synergy prior over that many synergies (the
     trials must carry their activations, :func:`nmm_core.training.with_synergies`).
     ``same_start``: every member starts from the first member's network weights, so that
     members differ by their settings alone (candidates, ablations); otherwise each starts from
-    its own random weights (the seeds of an ensemble). Returns ``(model, history, seconds)``."""
+    its own random weights (the seeds of an ensemble). ``callbacks``: more Keras callbacks for
+    the training (e.g. a clock). Returns ``(model, history, seconds)``."""
     members = {key: [s.get(key, _DEFAULTS[key]) for s in settings]
                for key in training.MEMBER_SETTINGS if key != "initial"}
     members["initial"] = [s.get("initial") for s in settings]
@@ -157,7 +158,8 @@ def fit_nmm(learner, fit: Sequence, validation: Sequence, settings: Sequence[dic
         start_alike(model)
     history, seconds = training.train(model, fit, plan.window, plan.max_epochs, stride=plan.stride,
                                       batch_size=plan.batch_size, seed=seed, validation=validation,
-                                      patience=plan.patience, schedule=[s.get("schedule", schedule) for s in settings])
+                                      patience=plan.patience, schedule=[s.get("schedule", schedule) for s in settings],
+                                      callbacks=callbacks)
     return model, history, seconds
 
 

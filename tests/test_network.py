@@ -395,12 +395,17 @@ def test_the_backbone_is_the_network_its_weights_make(rng, kind, output):
 
 
 @pytest.mark.opensim
-def test_an_uncompiled_plan_compiles_its_training_step_on_jax_only():
+def test_an_uncompiled_plan_compiles_on_jax_only():
     """``jit_compile=False`` (the quick plan's) is TensorFlow's choice: its uncompiled graph.
     Keras would run an uncompiled JAX step op by op, about ten times slower, so on JAX the step
-    is compiled regardless (run on JAX by the test below)."""
+    is compiled regardless (run on JAX by the test below), and so is its inference."""
+    from nmm_core import inference
+
+    jax = keras.backend.backend() == "jax"
     model = tiny_model(jit_compile=False)
-    assert model.jit_compile is (keras.backend.backend() == "jax")
+    assert model.jit_compile is jax
+    inference.compile_for_inference(model, False)
+    assert model.backbone.jit_compile is jax and inference._physics_runner(model).jit_compile is jax
 
 
 def test_the_backbone_is_the_same_network_on_jax():
@@ -408,7 +413,7 @@ def test_the_backbone_is_the_same_network_on_jax():
     check above, run again with Keras on JAX (a process has one backend, so in a new one), with
     the compilation of an uncompiled plan's training step."""
     here = [f"{__file__}::{name}" for name in ("test_the_backbone_is_the_network_its_weights_make",
-                                               "test_an_uncompiled_plan_compiles_its_training_step_on_jax_only")]
+                                               "test_an_uncompiled_plan_compiles_on_jax_only")]
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *here],
                          env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0 and "3 passed" in run.stdout, run.stdout[-3000:]
