@@ -409,20 +409,13 @@ def test_an_uncompiled_plan_compiles_on_jax_only():
     assert model.backbone.jit_compile is jax and inference._physics_runner(model).jit_compile is jax
 
 
-def test_the_backbone_is_the_same_network_on_jax():
-    """The attention's layout is chosen for JAX's compiler as well as TensorFlow's: the NumPy
-    check above, run again with Keras on JAX (a process has one backend, so in a new one), with
-    the compilation of an uncompiled plan's training step."""
-    here = [f"{__file__}::{name}" for name in ("test_the_backbone_is_the_network_its_weights_make",
-                                               "test_an_uncompiled_plan_compiles_on_jax_only")]
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *here],
-                         env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0 and "3 passed" in run.stdout, run.stdout[-3000:]
-
-
-_JAX_TRAINING = """
+#: Run on JAX by the test below, in one new process: three epochs of a tiny NMM from the weights
+#: TensorFlow started from (argv: the tests' folder, data, weights, where to write the losses),
+#: then the tests named after them.
+_ON_JAX = """
 import json, sys
 import numpy as np
+import pytest
 sys.path.insert(0, sys.argv[1])
 import test_network as t
 from nmm_core import training
@@ -433,20 +426,26 @@ model.set_weights([weights[f"arr_{i}"] for i in range(len(weights.files))])
 model.optimizer.build(model.trainable_variables)
 history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False,
                     callbacks=training._schedule_callbacks(model, ["cosine", None], epochs=3)).history
-print(json.dumps(history["loss"]))
+with open(sys.argv[4], "w") as out:
+    json.dump(history["loss"], out)
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *sys.argv[5:]]))
 """
 
 
 @pytest.mark.opensim
-def test_training_on_jax_follows_tensorflow_from_the_same_weights(rng, tmp_path):
-    """The NMM is written in ``keras.ops``, so its training is the same computation on either
-    backend: from the same starting weights, three epochs (MemberAdam, one member on the cosine
-    schedule and one at a constant rate) give the same losses on JAX as on TensorFlow, to
-    float32 rounding (measured: a few parts per million; steps 1 % larger on one backend
-    move them by 0.1 %). The backends' random initial weights differ, which this takes out. JAX
-    runs in a new process (a process has one backend)."""
+def test_the_network_and_its_training_are_the_same_on_jax(rng, tmp_path):
+    """The NMM is written in ``keras.ops``, so it is the same computation on either backend.
+    In one JAX process (a process has one backend):
+
+    - from the same starting weights, three epochs (MemberAdam, one member on the cosine
+      schedule and one at a constant rate) give the same losses as on TensorFlow, to float32
+      rounding (measured: a few parts per million; steps 1 % larger on one backend move them
+      by 0.1 %). The backends' random initial weights differ, which this takes out;
+    - the backbone passes its NumPy check above (the attention's layout is chosen for JAX's
+      compiler as well as TensorFlow's);
+    - an uncompiled plan compiles its training and inference (the test above)."""
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("compares JAX against TensorFlow from a TensorFlow process")
+        pytest.skip("runs JAX beside TensorFlow from a TensorFlow process (under JAX, every test runs on JAX)")
     x, y = dataset(rng)
     np.savez(tmp_path / "data.npz", y=y, **x)
     model = tiny_model(members=2, initial=OFF_GRID)
@@ -454,13 +453,15 @@ def test_training_on_jax_follows_tensorflow_from_the_same_weights(rng, tmp_path)
     model.optimizer.build(model.trainable_variables)
     ours = model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False,
                      callbacks=training._schedule_callbacks(model, ["cosine", None], epochs=3)).history["loss"]
-    run = subprocess.run([sys.executable, "-c", _JAX_TRAINING, os.path.dirname(__file__), str(tmp_path / "data.npz"),
-                          str(tmp_path / "weights.npz")], env={**os.environ, "KERAS_BACKEND": "jax"},
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    on_jax = json.loads(run.stdout.strip().splitlines()[-1])
+    tests = [f"{__file__}::{name}" for name in ("test_the_backbone_is_the_network_its_weights_make",
+                                                "test_an_uncompiled_plan_compiles_on_jax_only")]
+    losses = tmp_path / "jax_losses.json"
+    run = subprocess.run([sys.executable, "-c", _ON_JAX, os.path.dirname(__file__), str(tmp_path / "data.npz"),
+                          str(tmp_path / "weights.npz"), str(losses), *tests],
+                         env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "3 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
     assert ours[-1] < 0.9 * ours[0]  # it trained
-    np.testing.assert_allclose(on_jax, ours, rtol=1e-4)
+    np.testing.assert_allclose(json.loads(losses.read_text()), ours, rtol=1e-4)
 
 
 @pytest.mark.opensim
