@@ -237,10 +237,10 @@ class StreamingEstimator:
 def compile_for_inference(model, jit_compile: bool) -> None:
     """Choose XLA compilation for :func:`estimate` and :class:`StreamingEstimator` on
     ``model`` (``True`` roughly halves TensorFlow's inference time on a CPU at the cost of a
-    compilation of a second or two per new input shape; JAX always compiles: uncompiled, Keras
-    would run it op by op)."""
-    import keras
+    compilation of a second or two per new input shape; JAX always compiles,
+    :func:`nmm_core.network.backend_jit_compile`)."""
+    from .network import backend_jit_compile  # network imports Keras at once: only when needed
 
-    jit_compile = jit_compile or keras.backend.backend() == "jax"
+    jit_compile = backend_jit_compile(jit_compile)
     (_hidden_runner(model) if getattr(model, "synergies", 0) else model.backbone).compile(jit_compile=jit_compile)
     _physics_runner(model).compile(jit_compile=jit_compile)

@@ -281,10 +281,9 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     The settings in :data:`MEMBER_SETTINGS` take one value for every member or a list of one
     per member (so that candidates, seeds and ablations train together as one model). Members
     start from different random weights; ``seed`` fixes them all. ``jit_compile``: XLA
-    compilation of TensorFlow's training step (``"auto"``: off on a CPU-only machine). JAX
-    compiles its step whatever it says: Keras would run an uncompiled JAX step op by op, about
-    ten times slower than compiled (a quick-mode NMM chapter's training took 144 s instead of
-    17 s on TensorFlow). ``initial`` sets the subject parameters' starting values
+    compilation of TensorFlow's training step (``"auto"``: off on a CPU-only machine); JAX
+    compiles its step whatever it says (:func:`nmm_core.network.backend_jit_compile`).
+    ``initial`` sets the subject parameters' starting values
     (:class:`~nmm_core.network.MusclePhysics`), e.g. :func:`true_physics` with
     ``trainable_parameters=False`` for the diagnosis with the subject's true physics.
     ``synergies`` > 0 gives the NMM a synergy prior over that many synergy activations
@@ -294,7 +293,8 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     network's (:class:`~nmm_core.network.MemberAdam`; 1: the same steps)."""
     import keras
 
-    from .network import NMM, Backbone, MemberAdam, MusclePhysics  # network imports Keras at once: only when needed
+    # network imports Keras at once: only when needed
+    from .network import NMM, Backbone, MemberAdam, MusclePhysics, backend_jit_compile
 
     keras.utils.set_random_seed(seed)
     props = [subject.muscle(m) for m in MUSCLE_NAMES]
@@ -311,10 +311,8 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     model = NMM(body, physics, torque_scale=torque_scale, smoothness_weight=smoothness_weight,
                 effort_weight=effort_weight, prior_weight=prior_weight, burn_in=burn_in,
                 synergies=synergies, residual_weight=residual_weight)
-    if keras.backend.backend() == "jax":
-        jit_compile = True
     model.compile(optimizer=MemberAdam(members, learning_rate=learning_rate, parameter_rate=parameter_rate),
-                  jit_compile=jit_compile)
+                  jit_compile=backend_jit_compile(jit_compile))
     return model
 
 

@@ -398,8 +398,8 @@ def test_the_backbone_is_the_network_its_weights_make(rng, kind, output):
 @pytest.mark.opensim
 def test_an_uncompiled_plan_compiles_on_jax_only():
     """``jit_compile=False`` (the quick plan's) is TensorFlow's choice: its uncompiled graph.
-    Keras would run an uncompiled JAX step op by op, about ten times slower, so on JAX the step
-    is compiled regardless (run on JAX by the test below), and so is its inference."""
+    Keras would run an uncompiled JAX step op by op, about five times slower than compiled, so
+    on JAX the step is compiled regardless (run on JAX by the test below), and so is its inference."""
     from nmm_core import inference
 
     jax = keras.backend.backend() == "jax"
