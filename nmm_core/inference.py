@@ -234,13 +234,21 @@ class StreamingEstimator:
         return np.concatenate(released) if released else np.zeros((0, width), dtype="float32")
 
 
+def backend_jit_compile(jit_compile):
+    """Keras's ``jit_compile`` for a model of this package on the current backend: as given on
+    TensorFlow (``True``: XLA; ``False``: its uncompiled graph; ``"auto"``: off on a CPU-only
+    machine), always ``True`` on JAX, where Keras would run an uncompiled step op by op (S01's
+    quick-mode NMM training took 144 s so, 27 s compiled and 17 s on TensorFlow)."""
+    import keras
+
+    return True if keras.backend.backend() == "jax" else jit_compile
+
+
 def compile_for_inference(model, jit_compile: bool) -> None:
     """Choose XLA compilation for :func:`estimate` and :class:`StreamingEstimator` on
     ``model`` (``True`` roughly halves TensorFlow's inference time on a CPU at the cost of a
     compilation of a second or two per new input shape; JAX always compiles,
-    :func:`nmm_core.network.backend_jit_compile`)."""
-    from .network import backend_jit_compile  # network imports Keras at once: only when needed
-
+    :func:`backend_jit_compile`)."""
     jit_compile = backend_jit_compile(jit_compile)
     (_hidden_runner(model) if getattr(model, "synergies", 0) else model.backbone).compile(jit_compile=jit_compile)
     _physics_runner(model).compile(jit_compile=jit_compile)

@@ -67,14 +67,6 @@ SYNERGIST_GROUP = {"brachialis": "biceps", "triceps_medial": "triceps_superficia
 DEEP_ARCHITECTURE = ("optimal_fiber_length_scale", "tendon_slack_length_scale")
 
 
-def backend_jit_compile(jit_compile):
-    """Keras's ``jit_compile`` for a model of this package on the current backend: as given on
-    TensorFlow (``True``: XLA; ``False``: its uncompiled graph; ``"auto"``: off on a CPU-only
-    machine), always ``True`` on JAX, where Keras would run an uncompiled step op by op (S01's
-    quick-mode NMM training took 144 s so, 27 s compiled and 17 s on TensorFlow)."""
-    return True if keras.backend.backend() == "jax" else jit_compile
-
-
 
 def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))

@@ -16,7 +16,7 @@ import numpy as np
 from . import scoring
 from .arm_model import fit_muscle_geometry
 from .config import DEEP_MUSCLES, MUSCLE_NAMES, SURFACE_MUSCLES, Subject, hidden_muscles
-from .inference import estimate, window_starts
+from .inference import backend_jit_compile, estimate, window_starts
 from .trials import Trial
 
 FEATURES = ("elbow_angle", "elbow_speed", "hand_load", "shoulder_angle", *SURFACE_MUSCLES)
@@ -282,7 +282,7 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     per member (so that candidates, seeds and ablations train together as one model). Members
     start from different random weights; ``seed`` fixes them all. ``jit_compile``: XLA
     compilation of TensorFlow's training step (``"auto"``: off on a CPU-only machine); JAX
-    compiles its step whatever it says (:func:`nmm_core.network.backend_jit_compile`).
+    compiles its step whatever it says (:func:`nmm_core.inference.backend_jit_compile`).
     ``initial`` sets the subject parameters' starting values
     (:class:`~nmm_core.network.MusclePhysics`), e.g. :func:`true_physics` with
     ``trainable_parameters=False`` for the diagnosis with the subject's true physics.
@@ -294,7 +294,7 @@ def build_model(subject: Subject, window: int, backbone: str = "transformer", ti
     import keras
 
     # network imports Keras at once: only when needed
-    from .network import NMM, Backbone, MemberAdam, MusclePhysics, backend_jit_compile
+    from .network import NMM, Backbone, MemberAdam, MusclePhysics
 
     keras.utils.set_random_seed(seed)
     props = [subject.muscle(m) for m in MUSCLE_NAMES]
