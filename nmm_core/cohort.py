@@ -899,22 +899,35 @@ def _record(directory: Path) -> dict | None:
         return None
 
 
+def generated_subjects(quick: bool = False, seed: int = DEFAULT_SEED, motor_control: str = MOTOR_CONTROLS[0]) -> list[str]:
+    """The subjects the cohort for ``quick``, ``seed`` and ``motor_control`` holds, in order:
+    every subject, except on a variant in quick mode, which holds only the subjects a quick run
+    trains on it (:func:`nmm_core.results.variant_subjects`: the first), since solving the
+    others' trials (two Moco solves each) would take most of the quick cohorts' time for data
+    that no chapter of the quick book reads."""
+    from .results import variant_subjects
+
+    return variant_subjects(_check_motor_control(motor_control), [s.name for s in make_cohort(seed=seed)], quick)
+
+
 def is_complete(directory, quick: bool = False, seed: int = DEFAULT_SEED, motor_control: str = MOTOR_CONTROLS[0]) -> bool:
-    """Whether ``directory`` holds the whole cohort (every subject) made by this code for
-    ``quick``, ``seed`` and ``motor_control``."""
+    """Whether ``directory`` holds the cohort made by this code for ``quick``, ``seed`` and
+    ``motor_control``: every subject of :func:`generated_subjects` (a folder with more, from an
+    earlier version that generated a quick variant whole, is complete too)."""
     record = _record(directory)
     return (record is not None and record.get("fingerprint") == cohort_fingerprint(quick, seed, motor_control)
-            and record.get("subjects") == [s.name for s in make_cohort(seed=seed)])
+            and set(generated_subjects(quick, seed, motor_control)) <= set(record.get("subjects") or ()))
 
 
 def cohort_dir(quick: bool = False, seed: int = DEFAULT_SEED, progress: bool = True,
                motor_control: str = MOTOR_CONTROLS[0]) -> Path:
     """Folder of the cohort for ``quick``, ``seed`` and ``motor_control`` (:func:`cohort_path`),
-    generated or completed first when it is not complete (a progress bar and a summary line if
-    ``progress``)."""
+    generated or completed first when it is not complete (its :func:`generated_subjects`; a
+    progress bar and a summary line if ``progress``)."""
     directory = cohort_path(quick, seed, motor_control)
     if not is_complete(directory, quick, seed, motor_control):
-        generate_cohort(directory, quick=quick, seed=seed, progress=progress, motor_control=motor_control)
+        generate_cohort(directory, quick=quick, seed=seed, progress=progress, motor_control=motor_control,
+                        subjects=generated_subjects(quick, seed, motor_control))
     return directory
 
 

@@ -219,6 +219,19 @@ ABLATIONS: tuple[tuple[str, dict], ...] = (
 )
 
 
+#: How many subjects a quick run ablates: the first, in the cohort's order. A subject's ablation
+#: trains one model of :data:`ABLATIONS`' rows and a torque network, about a third of a quick NMM
+#: chapter's time; one subject keeps the whole path checked by ``make test``, and a full run
+#: ablates every subject.
+QUICK_ABLATION_SUBJECTS = 1
+
+
+def ablates(subject: str, quick: bool) -> bool:
+    """Whether a run of this mode ablates ``subject`` of the default cohort: every subject in
+    full mode, the first :data:`QUICK_ABLATION_SUBJECTS` in quick mode."""
+    return not quick or subject in training.cohort_subjects()[:QUICK_ABLATION_SUBJECTS]
+
+
 def run_ablations(learner, record: dict, fit: Sequence, validation: Sequence, chosen: dict, plan: Plan,
                   seed: int = 0, backbone: str = "transformer"):
     """Every row of :data:`ABLATIONS` on top of the ``chosen`` loss weights, trained as one

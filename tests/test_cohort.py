@@ -2,6 +2,7 @@
 its home in the data folder, and a quiet generation."""
 
 import ctypes
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nmm_core import cohort, config
+from nmm_core import cohort, config, results
 
 
 def test_cohort_is_reproducible_and_subjects_differ():
@@ -148,7 +149,7 @@ def test_every_method_runs_unchanged_on_the_variant_and_its_results_read_back(th
     with a tiny plan: each method chooses among its own candidates of the same budget, the NMMs
     are ensembles whose estimate is the mean of their members, the scores are those of the
     stored predictions, and the results files read back for the regime table."""
-    from nmm_core import protocol, results, training
+    from nmm_core import protocol, training
 
     tiny = protocol.Plan(max_epochs=2, patience=1, seeds=2, batch_size=64, stride=32, jit_compile=False)
     data = training.load_subject(thresholds_cohort, "S02")
@@ -304,6 +305,37 @@ def test_the_cohort_lives_in_the_data_folder_under_its_fingerprint(monkeypatch, 
     assert cohort.cohort_path(quick=False, seed=7).name.startswith("virtual-cohort-seed7-")
     assert not cohort.is_complete(home, quick=True)
     assert cohort.generated_cohorts() == []
+
+
+def test_a_quick_variant_cohort_holds_only_the_subjects_a_quick_run_trains_on(monkeypatch, tmp_path):
+    """The quick run trains the first subject alone on a variant, so its variant cohort is solved
+    for that subject alone; every other cohort holds every subject."""
+    monkeypatch.setenv("NMM_DATA_DIR", str(tmp_path))
+    everyone = [s.name for s in cohort.make_cohort()]
+    assert cohort.generated_subjects(quick=False, motor_control="thresholds") == everyone
+    assert cohort.generated_subjects(quick=True) == everyone
+    assert cohort.generated_subjects(quick=True, motor_control="thresholds") == everyone[:1] == \
+        results.variant_subjects("thresholds", everyone, quick=True)
+    asked = []
+
+    def record_only(directory, quick, seed, progress, motor_control, subjects):  # no solver: what is asked
+        asked.append((quick, motor_control, subjects))
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "cohort.json").write_text(json.dumps(
+            {"fingerprint": cohort.cohort_fingerprint(quick, seed, motor_control), "subjects": subjects}))
+
+    monkeypatch.setattr(cohort, "generate_cohort", record_only)
+    variant = cohort.cohort_dir(quick=True, motor_control="thresholds", progress=False)
+    assert asked == [(True, "thresholds", everyone[:1])]
+    assert cohort.cohort_dir(quick=True, motor_control="thresholds", progress=False) == variant
+    assert len(asked) == 1, "a complete cohort is not generated again"
+    cohort.cohort_dir(quick=True, progress=False)
+    assert asked[1] == (True, "min_effort", everyone)
+    # A quick variant generated whole (as before) is complete; one without the first subject is not.
+    record = json.loads((variant / "cohort.json").read_text())
+    for subjects, complete in ((everyone, True), (everyone[1:], False)):
+        (variant / "cohort.json").write_text(json.dumps({**record, "subjects": subjects}))
+        assert cohort.is_complete(variant, quick=True, motor_control="thresholds") is complete
 
 
 def test_a_missing_subject_record_is_named(tmp_path):

@@ -151,6 +151,13 @@ def test_every_ablation_row_is_one_member_of_one_model_with_its_own_settings(bli
     np.testing.assert_allclose(scales[constant] * rate, plan.learning_rate, rtol=1e-5)  # the constant rows' rate
 
 
+def test_a_full_run_ablates_every_subject_and_a_quick_run_the_first_alone():
+    names = training.cohort_subjects()
+    assert len(names) == 5
+    assert [protocol.ablates(s, quick=False) for s in names] == [True] * 5
+    assert [protocol.ablates(s, quick=True) for s in names] == [True, False, False, False, False]
+
+
 def test_candidates_start_alike_and_seeds_do_not():
     learner = training.learner_subject({"name": "S09", "segment_length_scale": 1.0, "forearm_mass_scale": 1.0})
     model = training.build_model(learner, 32, backbone="conv", members=3, burn_in=4,
