@@ -79,7 +79,7 @@ from scipy.interpolate import CubicSpline
 from tqdm import tqdm
 
 from . import arm_model, config, muscle, paths, signals, storage, trials
-from .config import DEEP_MUSCLES, MOTOR_CONTROLS, MUSCLE_NAMES, SURFACE_MUSCLES, Subject
+from .config import DEEP_MUSCLES, MOTOR_CONTROLS, MUSCLE_NAMES, SURFACE_MUSCLES, Subject, variant_subjects
 from .files import atomic_write
 from .sources import source_code
 
@@ -902,11 +902,9 @@ def _record(directory: Path) -> dict | None:
 def generated_subjects(quick: bool = False, seed: int = DEFAULT_SEED, motor_control: str = MOTOR_CONTROLS[0]) -> list[str]:
     """The subjects the cohort for ``quick``, ``seed`` and ``motor_control`` holds, in order:
     every subject, except on a variant in quick mode, which holds only the subjects a quick run
-    trains on it (:func:`nmm_core.results.variant_subjects`: the first), since solving the
+    trains on it (:func:`nmm_core.config.variant_subjects`: the first), since solving the
     others' trials (two Moco solves each) would take most of the quick cohorts' time for data
     that no chapter of the quick book reads."""
-    from .results import variant_subjects
-
     return variant_subjects(_check_motor_control(motor_control), [s.name for s in make_cohort(seed=seed)], quick)
 
 

@@ -234,3 +234,20 @@ NOMINAL_SUBJECT = Subject()
 #: The virtual cohort generator's motor-control models (:mod:`nmm_core.cohort`), the first the
 #: default: each names a cohort variant.
 MOTOR_CONTROLS = ("min_effort", "thresholds")
+
+#: How many subjects a quick run takes through each cohort variant other than the default: the
+#: first (in the cohort's order). The variant's issue lets the quick run skip it; one subject
+#: keeps its whole path (the cohort variant generated for it, chapter, results files, regime
+#: table) checked by ``make test``.
+QUICK_VARIANT_SUBJECTS = 1
+
+
+def variant_subjects(variant: str, subjects, quick: bool) -> list[str]:
+    """The subjects of ``subjects`` (the cohort's, in its order) whose methods a run of this mode
+    trains on cohort ``variant`` (one of :data:`MOTOR_CONTROLS`), and for whom it generates that
+    cohort: every one in full mode and on the default cohort, the first
+    :data:`QUICK_VARIANT_SUBJECTS` on the other variants in quick mode."""
+    if variant not in MOTOR_CONTROLS:
+        raise ValueError(f"unknown cohort variant {variant!r}; variants are {', '.join(MOTOR_CONTROLS)}.")
+    subjects = list(subjects)
+    return subjects[:QUICK_VARIANT_SUBJECTS] if quick and variant != MOTOR_CONTROLS[0] else subjects

@@ -52,10 +52,11 @@ from tqdm import tqdm
 from . import __version__, paths
 from .cpu import THREAD_VARIABLES, limit_threads, usable_cores
 from .cohort import MOTOR_CONTROLS, cohort_dir, cohort_path, is_complete
+from .config import variant_subjects
 from .files import atomic_write
 from .paths import REPO_ROOT
 from .public_data import STAND_IN_SUBJECT, find_participant
-from .results import variant_subjects, write_summary
+from .results import write_summary
 from .sources import source_code
 from .training import cohort_subjects
 
@@ -107,7 +108,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     *(Chapter(f"nmm_{s}", "nmm_subject", {"subject": s}, "subject") for s in SUBJECTS),
     *(Chapter(f"mse_{s}", "mse_subject", {"subject": s}, "subject") for s in SUBJECTS),
     # The same protocol on the cohort variant with another motor control (nmm_core.cohort); a
-    # quick run takes only the first subject through it (results.variant_subjects).
+    # quick run takes only the first subject through it (config.variant_subjects).
     *(Chapter(f"{VARIANT}_{s}", "variant_subject", {"subject": s, "motor_control": VARIANT}, "subject",
               in_quick=s in variant_subjects(VARIANT, SUBJECTS, quick=True))
       for s in SUBJECTS),

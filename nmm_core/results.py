@@ -34,7 +34,7 @@ from typing import Collection, Mapping, Sequence
 import numpy as np
 
 from . import stats
-from .config import DEEP_MUSCLES, MOTOR_CONTROLS
+from .config import DEEP_MUSCLES, MOTOR_CONTROLS, variant_subjects
 from .files import atomic_path, atomic_write
 from .paths import results_dir
 
@@ -230,6 +230,70 @@ def summarise(subjects: dict) -> dict:
     return means
 
 
+def surface_synergists(muscle: str) -> tuple[str, ...]:
+    """The recorded muscles that act with a deep ``muscle`` at the elbow: the other flexors of the
+    brachialis, the other extensors of the medial triceps (``config.FLEXORS`` and
+    ``config.EXTENSORS``)."""
+    from .config import EXTENSORS, FLEXORS
+
+    group = FLEXORS if muscle in FLEXORS else EXTENSORS
+    return tuple(m for m in group if m not in DEEP_MUSCLES)
+
+
+def member_diagnosis(subjects: Mapping[str, dict]) -> dict:
+    """Why the members of one NMM ensemble disagree, from each subject's results file (``{subject:
+    results dict}`` with ``"seed_scores"``, ``"member_validation_rmse"`` and
+    ``"member_parameters"``; subjects without them are left out). Reads the truth only through
+    the members' scores: a diagnosis, never a choice.
+
+    Per member: its validation torque RMSE relative to the best member's of its subject (the only
+    score the protocol may see), and per deep muscle its median per-trial r against the truth and
+    the mean strength scale of the deep muscle's recorded synergists
+    (:func:`surface_synergists`). Pooled over the subjects' members, per deep muscle, Spearman's
+    rank correlation of r with each of the two, both centred on the subject's member mean first,
+    so that the correlation is between members of one subject, not between subjects:
+    ``"validation_rho"`` (negative: members that fit the validation torque better estimate the
+    deep muscle better) and ``"strength_rho"`` (negative: members whose recorded synergists
+    became stronger estimate it worse), with ``"members"`` counted.
+
+    Returns ``{"rows": [{"subject", "member", "validation_excess", muscle: {"r", "synergist_strength"}}],
+    muscle: {"validation_rho", "strength_rho", "members"}}`` (a rho is None with fewer than three
+    members or a constant input)."""
+    from scipy.stats import spearmanr
+
+    rows = []
+    for subject, entry in subjects.items():
+        errors, found = entry.get("member_validation_rmse"), entry.get("member_parameters")
+        if not errors or not found or "seed_scores" not in entry:
+            continue
+        best = min(errors)
+        for k, (error, parameters) in enumerate(zip(errors, found)):
+            strength = parameters["max_isometric_force_scale"]
+            row = {"subject": subject, "member": k, "validation_excess": float(error / best - 1.0)}
+            for m in DEEP_MUSCLES:
+                row[m] = {"r": entry["seed_scores"][m]["median_trial_r"][k],
+                          "synergist_strength": float(np.mean([strength[s] for s in surface_synergists(m)]))}
+            rows.append(row)
+    out = {"rows": rows}
+    for m in DEEP_MUSCLES:
+        usable = [r for r in rows if r[m]["r"] is not None and math.isfinite(r[m]["r"])]
+        columns = {"r": [], "validation": [], "strength": []}
+        for subject in dict.fromkeys(r["subject"] for r in usable):
+            own = [r for r in usable if r["subject"] == subject]
+            for key, values in (("r", [r[m]["r"] for r in own]), ("validation", [r["validation_excess"] for r in own]),
+                                ("strength", [r[m]["synergist_strength"] for r in own])):
+                columns[key] += list(np.asarray(values, dtype=float) - np.mean(values))
+
+        def rho(x):
+            if len(x) < 3 or np.ptp(x) == 0 or np.ptp(columns["r"]) == 0:
+                return None
+            return float(spearmanr(x, columns["r"]).statistic)
+
+        out[m] = {"validation_rho": rho(columns["validation"]), "strength_rho": rho(columns["strength"]),
+                  "members": len(usable)}
+    return out
+
+
 def claims(subjects: dict, method: str = "nmm", against: str = "mse") -> dict:
     """``{muscle: claim block}``: ``method`` (by default the NMM) against ``against`` (the
     synergy extrapolation) on :data:`PRIMARY_SCORE`, subjects as the unit
@@ -275,21 +339,6 @@ def run_complete(folder, stamp: Mapping[str, object]) -> bool:
 #: whose results files are in the results folder itself, the others' in a subfolder by name.
 VARIANTS = MOTOR_CONTROLS
 
-
-#: How many subjects a quick run takes through each cohort variant other than the default: the
-#: first (in the cohort's order). The variant's issue lets the quick run skip it; one subject
-#: keeps its whole path (chapter, results files, regime table) checked by ``make test``.
-QUICK_VARIANT_SUBJECTS = 1
-
-
-def variant_subjects(variant: str, subjects: Sequence[str], quick: bool) -> list[str]:
-    """The subjects of ``subjects`` (the cohort's, in its order) whose methods a run of this mode
-    trains on cohort ``variant``: every one in full mode and on the default cohort, the first
-    :data:`QUICK_VARIANT_SUBJECTS` on the other variants in quick mode."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown cohort variant {variant!r}; variants are {', '.join(VARIANTS)}.")
-    subjects = list(subjects)
-    return subjects[:QUICK_VARIANT_SUBJECTS] if quick and variant != VARIANTS[0] else subjects
 
 
 def variant_dir(variant: str, directory: Path | None = None) -> Path:
@@ -337,7 +386,7 @@ def write_regimes(quick: bool, within_r2: dict, directory: Path | None = None) -
     """Write ``results/regimes.json``, ``{variant: regime(...)}`` (:func:`regime`) for every
     variant with results files of this mode, and return its path and contents. ``within_r2``:
     ``{variant: {subject: {muscle: R²}}}``. A variant other than the default counts the subjects
-    a run of this mode covers (:func:`variant_subjects` of the default's subjects; a quick run
+    a run of this mode covers (:func:`nmm_core.config.variant_subjects` of the default's subjects; a quick run
     leaves a full run's files of the others aside). Raises ValueError when a variant has results
     for some of them and not others (rerun its chapters)."""
     out = {}

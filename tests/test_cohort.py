@@ -175,6 +175,12 @@ def test_every_method_runs_unchanged_on_the_variant_and_its_results_read_back(th
         for m in config.DEEP_MUSCLES:
             members = run.extra["seed_scores"][m]["median_trial_r"]
             assert run.extra["seed_sd"][m] == pytest.approx(np.std(members, ddof=1))
+        # What the member diagnosis reads: each member's own parameters and validation error.
+        assert run.extra["member_parameters"] == [run.model.physics.identified_parameters(k) for k in range(tiny.seeds)]
+        assert len(run.extra["member_validation_rmse"]) == tiny.seeds
+    np.testing.assert_allclose(runs["nmm"].extra["member_validation_rmse"],
+                               training.validation_error(runs["nmm"].model, data.arrays["validation"], tiny.window),
+                               rtol=1e-4)
     folder = results.variant_dir("thresholds", tmp_path) / "S02"
     for method, run in runs.items():
         results.write_run(folder, "S02", method, run,
@@ -315,7 +321,7 @@ def test_a_quick_variant_cohort_holds_only_the_subjects_a_quick_run_trains_on(mo
     assert cohort.generated_subjects(quick=False, motor_control="thresholds") == everyone
     assert cohort.generated_subjects(quick=True) == everyone
     assert cohort.generated_subjects(quick=True, motor_control="thresholds") == everyone[:1] == \
-        results.variant_subjects("thresholds", everyone, quick=True)
+        config.variant_subjects("thresholds", everyone, quick=True)
     asked = []
 
     def record_only(directory, quick, seed, progress, motor_control, subjects):  # no solver: what is asked

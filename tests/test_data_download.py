@@ -197,11 +197,12 @@ def test_duplicate_registry_name(tmp_path):
 
 
 def fake_cohort(folder: Path, quick: bool, fingerprint: str | None = None, complete: bool = True,
-                motor_control: str = "min_effort") -> Path:
-    """A cohort folder as generation leaves it: only its record matters to the cache."""
+                motor_control: str = "min_effort", names=None) -> Path:
+    """A cohort folder as generation leaves it (``names``: its subjects, by default every one):
+    only its record matters to the cache."""
     folder.mkdir(parents=True)
     if complete:
-        names = [s.name for s in cohort.make_cohort()]
+        names = names or [s.name for s in cohort.make_cohort()]
         fingerprint = fingerprint or cohort.cohort_fingerprint(quick, cohort.DEFAULT_SEED, motor_control)
         (folder / "cohort.json").write_text(json.dumps({"fingerprint": fingerprint, "subjects": names}))
     return folder
@@ -210,9 +211,9 @@ def fake_cohort(folder: Path, quick: bool, fingerprint: str | None = None, compl
 def test_a_cohort_is_fetched_into_its_fingerprinted_home(cache, monkeypatch):
     generated = []
 
-    def generate(directory, quick, seed, progress, motor_control):
-        generated.append((quick, seed, motor_control))
-        return fake_cohort(Path(directory), quick, motor_control=motor_control)
+    def generate(directory, quick, seed, progress, motor_control, subjects):
+        generated.append((quick, seed, motor_control, subjects))
+        return fake_cohort(Path(directory), quick, motor_control=motor_control, names=subjects)
 
     monkeypatch.setattr(cohort, "generate_cohort", generate)
     assert dd.verify("virtual-cohort-quick") == [("virtual-cohort-quick", "missing")]
@@ -220,13 +221,14 @@ def test_a_cohort_is_fetched_into_its_fingerprinted_home(cache, monkeypatch):
     fingerprint = cohort.cohort_fingerprint(True, cohort.DEFAULT_SEED)
     assert path == cache.parent / "generated" / f"virtual-cohort-quick-seed2025-{fingerprint}"
     assert dd.fetch("virtual-cohort-quick", progress=False) == path  # complete: not generated again
-    assert generated == [(True, cohort.DEFAULT_SEED, "min_effort")]
+    everyone = [s.name for s in cohort.make_cohort()]
+    assert generated == [(True, cohort.DEFAULT_SEED, "min_effort", everyone)]
     assert dd.verify("virtual-cohort-quick") == [("virtual-cohort-quick", "ok")]
     assert dd.verify("virtual-cohort") == [("virtual-cohort", "missing")]
     # The variant is a data set of its own: its own folder, generated with its motor control.
     variant = dd.fetch("virtual-cohort-thresholds-quick", progress=False)
     assert variant.name == f"virtual-cohort-thresholds-quick-seed2025-{cohort.cohort_fingerprint(True, 2025, 'thresholds')}"
-    assert generated[-1] == (True, cohort.DEFAULT_SEED, "thresholds")
+    assert generated[-1] == (True, cohort.DEFAULT_SEED, "thresholds", everyone[:1])  # what a quick run trains on it
     assert dd.verify("virtual-cohort-thresholds-quick") == [("virtual-cohort-thresholds-quick", "ok")]
     assert dd.verify("virtual-cohort-thresholds") == [("virtual-cohort-thresholds", "missing")]
     assert listing(cache) == []  # nothing among the downloads

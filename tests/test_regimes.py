@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from nmm_core import results
+from nmm_core import config, results
 
 SUBJECTS = ("S01", "S02", "S03", "S04", "S05")
 
@@ -82,9 +82,9 @@ def test_a_quick_run_counts_the_variants_first_subject_alone(tmp_path):
     _write_variant(tmp_path / "thresholds", VALUES, quick=False)  # an earlier full run
     _write_variant(tmp_path / "thresholds", {"nmm": lambda i: (0.5, 0.04, 0.2), "mse": lambda i: (0.7, 0.03, None),
                                              "nmm_synergy": lambda i: (0.6, 0.03, 0.1)}, subjects=("S01",))
-    assert results.variant_subjects("thresholds", SUBJECTS, quick=True) == ["S01"]
-    assert results.variant_subjects("thresholds", SUBJECTS, quick=False) == list(SUBJECTS)
-    assert results.variant_subjects("min_effort", SUBJECTS, quick=True) == list(SUBJECTS)
+    assert config.variant_subjects("thresholds", SUBJECTS, quick=True) == ["S01"]
+    assert config.variant_subjects("thresholds", SUBJECTS, quick=False) == list(SUBJECTS)
+    assert config.variant_subjects("min_effort", SUBJECTS, quick=True) == list(SUBJECTS)
     _, quick = results.write_regimes(True, {}, tmp_path)
     assert quick["min_effort"]["subjects"] == list(SUBJECTS) and quick["thresholds"]["subjects"] == ["S01"]
     assert quick["thresholds"]["methods"]["nmm"]["BRA"]["r"] == pytest.approx(0.5)

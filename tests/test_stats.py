@@ -95,3 +95,38 @@ def test_the_seed_spread_is_numpys_over_the_defined_members():
     assert sd == pytest.approx(np.std([0.8, 0.6, 0.7], ddof=1))
     assert results.seed_spread([0.5]) == (0.5, None)
     assert results.seed_spread([None, None]) == (None, None)
+
+
+def _member_entry(r_tri, strength_tri, errors, r_bra=None):
+    """A results file's member fields: TRImed r and the surface triceps' strength per member."""
+    r_bra = r_bra if r_bra is not None else [0.8] * len(r_tri)
+    parameters = [{"max_isometric_force_scale": {"TRIlong": s, "TRIlat": s, "TRImed": 1.0, "BIClong": 1.0,
+                                                 "BICshort": 1.0, "BRA": 1.0}} for s in strength_tri]
+    return {"seed_scores": {"TRImed": {"median_trial_r": list(r_tri)}, "BRA": {"median_trial_r": list(r_bra)}},
+            "member_validation_rmse": list(errors), "member_parameters": parameters}
+
+
+def test_the_member_diagnosis_ranks_members_within_their_subject():
+    """Within each subject TRImed r falls as the triceps get stronger (by one slope), while the
+    subject with the stronger triceps overall also has the higher r: pooled over members as they
+    stand the correlation is positive, between members of a subject it is -1, as SciPy finds on
+    the centred values. Validation error unrelated to r within subjects gives rho 0."""
+    strength = {"A": np.array([1.0, 1.05, 1.2]), "B": np.array([1.3, 1.45, 1.5])}
+    r = {"A": 0.2 - 2.0 * (strength["A"] - 1.1), "B": 0.9 - 2.0 * (strength["B"] - 1.4)}
+    errors = {"A": [0.6, 0.5, 0.6], "B": [1.2, 1.0, 1.2]}  # the middle member fits best, r is monotone
+    entries = {s: _member_entry(r[s], strength[s], errors[s]) for s in strength}
+    assert scipy_stats.spearmanr(np.concatenate(list(strength.values())), np.concatenate(list(r.values()))).statistic > 0
+    found = results.member_diagnosis(entries)
+    assert found["TRImed"]["strength_rho"] == pytest.approx(-1.0)
+    assert found["TRImed"]["validation_rho"] == pytest.approx(0.0, abs=1e-12)
+    assert found["TRImed"]["members"] == 6 and len(found["rows"]) == 6
+    assert found["rows"][0]["validation_excess"] == pytest.approx(0.6 / 0.5 - 1)
+    assert found["rows"][4]["TRImed"]["synergist_strength"] == pytest.approx(1.45)
+    assert found["BRA"]["strength_rho"] is None  # r constant: no correlation
+    assert results.surface_synergists("BRA") == ("BIClong", "BICshort")
+    assert results.surface_synergists("TRImed") == ("TRIlong", "TRIlat")
+    # A member with an undefined r is left out; a subject without member fields is skipped.
+    entries["A"]["seed_scores"]["TRImed"]["median_trial_r"][0] = None
+    entries["C"] = {"seed_scores": {}}
+    found = results.member_diagnosis(entries)
+    assert found["TRImed"]["members"] == 5 and found["TRImed"]["strength_rho"] == pytest.approx(-1.0)
