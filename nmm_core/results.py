@@ -29,12 +29,12 @@ import math
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Collection, Mapping, Sequence
+from typing import Collection, Mapping
 
 import numpy as np
 
 from . import stats
-from .config import DEEP_MUSCLES, MOTOR_CONTROLS, variant_subjects
+from .config import DEEP_MUSCLES, EXTENSORS, FLEXORS, MOTOR_CONTROLS, variant_subjects
 from .files import atomic_path, atomic_write
 from .paths import results_dir
 
@@ -234,8 +234,6 @@ def surface_synergists(muscle: str) -> tuple[str, ...]:
     """The recorded muscles that act with a deep ``muscle`` at the elbow: the other flexors of the
     brachialis, the other extensors of the medial triceps (``config.FLEXORS`` and
     ``config.EXTENSORS``)."""
-    from .config import EXTENSORS, FLEXORS
-
     group = FLEXORS if muscle in FLEXORS else EXTENSORS
     return tuple(m for m in group if m not in DEEP_MUSCLES)
 
@@ -338,7 +336,6 @@ def run_complete(folder, stamp: Mapping[str, object]) -> bool:
 #: The cohort variants (:data:`nmm_core.config.MOTOR_CONTROLS`); the first is the default cohort,
 #: whose results files are in the results folder itself, the others' in a subfolder by name.
 VARIANTS = MOTOR_CONTROLS
-
 
 
 def variant_dir(variant: str, directory: Path | None = None) -> Path:
