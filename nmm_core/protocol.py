@@ -261,8 +261,9 @@ class MethodRun:
         Fitting time: the baseline's selection and final fit; the NMM's ensemble.
     extra : dict
         What its results file carries beside the scores (selection rows, chosen setting, seeds
-        and seed spread; for an NMM, each member's validation torque RMSE and identified
-        parameters, ``"member_validation_rmse"`` and ``"member_parameters"``).
+        and seed spread; for an NMM, each member's held-out torque NRMSE, validation torque RMSE
+        and identified parameters, ``"member_torque_nrmse"``, ``"member_validation_rmse"`` and
+        ``"member_parameters"``).
     model, history
         An NMM's trained ensemble and its training history (not in its results file).
     """
@@ -295,11 +296,12 @@ def run_nmm(data, plan: Plan, seed: int = 0, backbone: str = "transformer", prio
                                       seed, backbone=backbone, synergies=synergies)
     evaluated = training.evaluate(model, held, plan.window, data.delay)
     predictions = evaluated.pop("predictions")
-    _, each = training.member_scores(held, predictions, data.delay, plan.seeds)
+    blocks, each = training.member_scores(held, predictions, data.delay, plan.seeds)
     found = model.physics.identified_parameters()
     extra = {"seconds_per_seed": seconds / plan.seeds, "seed": seed, "seeds": plan.seeds,
              "seed_sd": {m: seed_spread(each[m]["median_trial_r"])[1] for m in each},
-             "seed_scores": each, "member_validation_rmse": history["best_validation_rmse"],
+             "seed_scores": each, "member_torque_nrmse": [b["torque"]["nrmse"] for b in blocks],
+             "member_validation_rmse": history["best_validation_rmse"],
              "member_parameters": found if isinstance(found, list) else [found],
              "backbone": backbone, "plan": vars(plan), "selection": selection["rows"],
              "chosen": selection["best"], "best_epoch": history["best_epoch"],

@@ -29,7 +29,7 @@ import math
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Collection, Mapping
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -252,11 +252,13 @@ def member_diagnosis(subjects: Mapping[str, dict]) -> dict:
     so that the correlation is between members of one subject, not between subjects:
     ``"validation_rho"`` (negative: members that fit the validation torque better estimate the
     deep muscle better) and ``"strength_rho"`` (negative: members whose recorded synergists
-    became stronger estimate it worse), with ``"members"`` counted.
+    became stronger estimate it worse), with ``"members"`` counted and ``"widest_range"``, the
+    largest range of r (max - min) over one subject's members.
 
     Returns ``{"rows": [{"subject", "member", "validation_excess", muscle: {"r", "synergist_strength"}}],
-    muscle: {"validation_rho", "strength_rho", "members"}}`` (a rho is None with fewer than three
-    members or a constant input)."""
+    "max_validation_excess", muscle: {"validation_rho", "strength_rho", "members", "widest_range"}}``
+    (a rho is None with fewer than three members or a constant input; a range, None without
+    members)."""
     from scipy.stats import spearmanr
 
     rows = []
@@ -272,12 +274,14 @@ def member_diagnosis(subjects: Mapping[str, dict]) -> dict:
                 row[m] = {"r": entry["seed_scores"][m]["median_trial_r"][k],
                           "synergist_strength": float(np.mean([strength[s] for s in surface_synergists(m)]))}
             rows.append(row)
-    out = {"rows": rows}
+    out = {"rows": rows, "max_validation_excess": max((r["validation_excess"] for r in rows), default=None)}
     for m in DEEP_MUSCLES:
         usable = [r for r in rows if r[m]["r"] is not None and math.isfinite(r[m]["r"])]
         columns = {"r": [], "validation": [], "strength": []}
+        ranges = []
         for subject in dict.fromkeys(r["subject"] for r in usable):
             own = [r for r in usable if r["subject"] == subject]
+            ranges.append(float(np.ptp([r[m]["r"] for r in own])))
             for key, values in (("r", [r[m]["r"] for r in own]), ("validation", [r["validation_excess"] for r in own]),
                                 ("strength", [r[m]["synergist_strength"] for r in own])):
                 columns[key] += list(np.asarray(values, dtype=float) - np.mean(values))
@@ -288,7 +292,7 @@ def member_diagnosis(subjects: Mapping[str, dict]) -> dict:
             return float(spearmanr(x, columns["r"]).statistic)
 
         out[m] = {"validation_rho": rho(columns["validation"]), "strength_rho": rho(columns["strength"]),
-                  "members": len(usable)}
+                  "members": len(usable), "widest_range": max(ranges, default=None)}
     return out
 
 
@@ -357,6 +361,14 @@ def write_run(folder, subject: str, method: str, run, curves: dict, quick: bool)
                          {"train_seconds": run.seconds, "quick": quick, **run.extra})
     save_predictions(folder / f"{method}_predictions.npz", curves)
     return path
+
+
+def mean_parameters(members: Sequence[dict]) -> dict:
+    """The ensemble's identified parameters: the mean over its members' (each in the layout of
+    :meth:`nmm_core.network.MusclePhysics.identified_parameters`, as ``"member_parameters"`` of
+    an NMM results file holds them)."""
+    return {name: {key: float(np.mean([member[name][key] for member in members])) for key in values}
+            for name, values in members[0].items()}
 
 
 def regime(subjects: dict, within_r2: dict | None = None) -> dict:

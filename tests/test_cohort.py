@@ -178,6 +178,10 @@ def test_every_method_runs_unchanged_on_the_variant_and_its_results_read_back(th
         # What the member diagnosis reads: each member's own parameters and validation error.
         assert run.extra["member_parameters"] == [run.model.physics.identified_parameters(k) for k in range(tiny.seeds)]
         assert len(run.extra["member_validation_rmse"]) == tiny.seeds
+        for k, nrmse in enumerate(run.extra["member_torque_nrmse"]):  # each member's torque, scored alone
+            alone = {name: {"hidden": p["member_hidden"][k], "torque": p["member_torque"][k]}
+                     for name, p in run.predictions.items()}
+            assert nrmse == pytest.approx(training.score(run.held, alone, data.delay, muscles=())["torque"]["nrmse"])
     np.testing.assert_allclose(runs["nmm"].extra["member_validation_rmse"],
                                training.validation_error(runs["nmm"].model, data.arrays["validation"], tiny.window),
                                rtol=1e-4)

@@ -111,7 +111,7 @@ def test_the_member_diagnosis_ranks_members_within_their_subject():
     subject with the stronger triceps overall also has the higher r: pooled over members as they
     stand the correlation is positive, between members of a subject it is -1, as SciPy finds on
     the centred values. Validation error unrelated to r within subjects gives rho 0."""
-    strength = {"A": np.array([1.0, 1.05, 1.2]), "B": np.array([1.3, 1.45, 1.5])}
+    strength = {"A": np.array([1.0, 1.05, 1.1]), "B": np.array([1.3, 1.45, 1.5])}
     r = {"A": 0.2 - 2.0 * (strength["A"] - 1.1), "B": 0.9 - 2.0 * (strength["B"] - 1.4)}
     errors = {"A": [0.6, 0.5, 0.6], "B": [1.2, 1.0, 1.2]}  # the middle member fits best, r is monotone
     entries = {s: _member_entry(r[s], strength[s], errors[s]) for s in strength}
@@ -123,6 +123,9 @@ def test_the_member_diagnosis_ranks_members_within_their_subject():
     assert found["rows"][0]["validation_excess"] == pytest.approx(0.6 / 0.5 - 1)
     assert found["rows"][4]["TRImed"]["synergist_strength"] == pytest.approx(1.45)
     assert found["BRA"]["strength_rho"] is None  # r constant: no correlation
+    # B's members span 2 * (1.5 - 1.3) in r, A's 2 * (1.1 - 1.0); both fit within 20 % of their best.
+    assert found["TRImed"]["widest_range"] == pytest.approx(0.4) and found["BRA"]["widest_range"] == 0.0
+    assert found["max_validation_excess"] == pytest.approx(0.2)
     assert results.surface_synergists("BRA") == ("BIClong", "BICshort")
     assert results.surface_synergists("TRImed") == ("TRIlong", "TRIlat")
     # A member with an undefined r is left out; a subject without member fields is skipped.
@@ -130,3 +133,11 @@ def test_the_member_diagnosis_ranks_members_within_their_subject():
     entries["C"] = {"seed_scores": {}}
     found = results.member_diagnosis(entries)
     assert found["TRImed"]["members"] == 5 and found["TRImed"]["strength_rho"] == pytest.approx(-1.0)
+
+
+def test_the_ensemble_parameters_are_the_mean_of_its_members():
+    members = [{"max_isometric_force_scale": {"TRIlong": 1.0, "BIClong": 2.0}, "electromechanical_delay": {"g": 0.02}},
+               {"max_isometric_force_scale": {"TRIlong": 3.0, "BIClong": 2.5}, "electromechanical_delay": {"g": 0.04}}]
+    found = results.mean_parameters(members)
+    assert found == {"max_isometric_force_scale": {"TRIlong": pytest.approx(2.0), "BIClong": pytest.approx(2.25)},
+                     "electromechanical_delay": {"g": pytest.approx(0.03)}}
