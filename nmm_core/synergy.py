@@ -257,7 +257,8 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
                       residual_bound: float = 0.3,
                       strength_bounds: tuple[float, float] = (0.5, 1.6), delay_bounds=(0.0, 0.1),
                       torque_scale: float = 5.0, max_iter: int = 100,
-                      categories: Sequence | None = None, hidden: Sequence[str] = DEEP_MUSCLES):
+                      categories: Sequence | None = None, hidden: Sequence[str] = DEEP_MUSCLES,
+                      start: np.random.Generator | None = None):
     """Find the deep weights (and, with ``calibrate``, strengths and delay) from torque.
 
     ``trials`` are objects with ``surface`` (T, 4), ``length``, ``speed``, ``moment_arm``
@@ -284,16 +285,23 @@ def fit_extrapolation(trials: Sequence, synergies: Synergies, nominal: dict, tim
     one set of weights per trial, its hand load for one per load; ``None``, one per subject).
     Strengths and delay are shared. Returns an :class:`Extrapolation` when there is one
     category, else ``{label: Extrapolation}`` (sharing the calibration and the cost).
+
+    The fit starts from deep weights of 0.1, nominal strengths and a 40 ms delay. ``start``, a
+    random generator, draws another starting point instead (weights uniform in [0, 0.5] for NMF
+    and [-0.5, 0.5] for PCA, strengths in [0.8, 1.25], delay in [20, 80] ms, within the bounds):
+    the cost may have several minima, and restarts show whether the fit depends on where it
+    began (``benchmarks/synx_optima.py``).
     """
-    start = time.perf_counter()
+    began = time.perf_counter()
     problem = _SynXProblem(trials, synergies, nominal, time_step, calibrate, extrapolated_weight,
                            residual_weight, residual_spacing, residual_bound, strength_bounds,
                            delay_bounds, torque_scale, categories, hidden)
-    result = least_squares(problem.residuals, problem.x0, jac=problem.jacobian,
+    x0 = problem.x0 if start is None else problem.random_start(start)
+    result = least_squares(problem.residuals, x0, jac=problem.jacobian,
                            bounds=(problem.lower, problem.upper), method="trf", x_scale="jac",
                            max_nfev=max_iter)
     weights, strength, delay, residual = problem.unpack(result.x)
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - began
     cost = 2.0 * float(result.cost)
     fits = {}
     for i, label in enumerate(problem.labels):
@@ -359,6 +367,16 @@ class _SynXProblem:
         self.lower = np.array(lo + [-residual_bound] * n_nodes)
         self.upper = np.array(hi + [residual_bound] * n_nodes)
         self.x0 = np.array(x0 + [0.0] * n_nodes)
+
+    def random_start(self, rng: np.random.Generator) -> np.ndarray:
+        """A random starting point (:func:`fit_extrapolation`'s ``start``): weights, strengths
+        and delay drawn, residual nodes at zero, all within the bounds."""
+        x = self.x0.copy()
+        x[:self.n_weights] = rng.uniform(max(self.lower[0], -0.5), 0.5, self.n_weights)
+        if self.calibrate:
+            x[self.n_weights:self.n_weights + 6] = rng.uniform(0.8, 1.25, 6)
+            x[self.n_weights + 6] = rng.uniform(0.02, 0.08)
+        return np.clip(x, self.lower, self.upper)
 
     def _padded(self, arrays):
         return np.stack([np.pad(a, [(0, self.length_max - len(a))] + [(0, 0)] * (a.ndim - 1), mode="edge")

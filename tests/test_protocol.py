@@ -5,6 +5,7 @@ import dataclasses
 import shutil
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -93,8 +94,14 @@ def test_selection_and_training_run_with_the_truth_gone(blind_subject, monkeypat
     parts = training.split(trials)
     arrays = {name: training.prepare(part, learner) for name, part in parts.items()}
     fit, validation = training.inner_split(arrays["train"])
-    synx = protocol.select_synx(fit, validation, synergy.nominal_parameters(learner), max_iter=5)
+    nominal = synergy.nominal_parameters(learner)
+    synx = protocol.select_synx(fit, validation, nominal, max_iter=5, restarts=3)
     assert synx["best"] in protocol.SYNX_CANDIDATES and len(synx["rows"]) == protocol.BUDGET
+    # The refit from three starts (the default, then random ones seeded 1 and 2) keeps the lowest cost.
+    starts = [None, np.random.default_rng(1), np.random.default_rng(2)]
+    costs = [synergy.fit_extrapolation(fit, synx["synergies"], nominal, calibrate=True, start=s).cost for s in starts]
+    np.testing.assert_allclose([r["training_cost"] for r in synx["restarts"]], costs, rtol=1e-9)
+    assert synx["final_start"] == int(np.argmin(costs)) and synx["final"].cost == pytest.approx(min(costs))
     nmm = protocol.select_nmm(learner, fit, validation, TINY)
     assert nmm["best"] in protocol.NMM_CANDIDATES
     model, history, _ = protocol.fit_nmm(learner, fit, validation, [nmm["best"]] * TINY.seeds, TINY)
@@ -201,3 +208,34 @@ def test_training_batches_are_full_fresh_permutations_of_the_windows():
     # Fewer windows than a batch: one batch of all of them.
     small = list(training.full_batches(x["a"][:5], y[:5], size).as_numpy_iterator())
     assert len(small) == 1 and sorted(small[0][1]) == list(range(5)) and training.trained_windows(5, size) == 5
+
+
+def test_the_baseline_keeps_the_refit_of_lowest_training_cost(monkeypatch):
+    """The calibrated refit runs from the default start, then from random starts seeded
+    seed + 1, seed + 2, ...; whatever the order of their costs, the lowest is kept. A stand-in fit
+    gives the default start a cost of 2 and a random start the first number its generator draws."""
+    rng = np.random.default_rng(0)
+    trials = [types.SimpleNamespace(trial=types.SimpleNamespace(name=f"t{i}", time=np.arange(200) * 0.01),
+                                    surface=rng.uniform(0.0, 1.0, (200, 4)), torque=rng.normal(size=200))
+              for i in range(3)]
+
+    class Fit:
+        def __init__(self, cost):
+            self.cost, self.delay, self.fit_seconds = cost, 0.04, 0.0
+
+        def predict(self, part, nominal):
+            return {a.trial.name: {"torque": a.torque + self.cost} for a in part}
+
+    def stand_in(fit, found, nominal, calibrate=True, start=None, **options):
+        return Fit(1.0 if not calibrate else 2.0 if start is None else float(start.uniform()))
+
+    monkeypatch.setattr(protocol.synergy, "fit_extrapolation", stand_in)
+    for seed in (0, 3, 7):
+        expected = [2.0] + [float(np.random.default_rng(seed + j).uniform()) for j in (1, 2, 3)]
+        synx = protocol.select_synx(trials[:2], trials[2:], {}, seed=seed, restarts=4)
+        assert [r["training_cost"] for r in synx["restarts"]] == expected
+        assert synx["final_start"] == int(np.argmin(expected)) and synx["final"].cost == min(expected)
+        assert synx["restarts"][0]["start"] == "default"
+    with pytest.raises(ValueError, match="restarts"):
+        protocol.select_synx(trials[:2], trials[2:], {}, restarts=0)
+

@@ -75,6 +75,30 @@ def test_extrapolation_recovers_a_deep_channel_made_of_known_synergies(rng):
 
 
 @pytest.mark.opensim
+def test_restarts_begin_elsewhere_and_reach_the_same_identifiable_optimum(rng):
+    """Where the cost has one minimum (deep channels made of known synergies, torque from the
+    same physics), fits from random starts recover the truth as the default start does; stopped
+    after one evaluation, each fit is still where it began, so the starts differ and stay within
+    the bounds."""
+    true_weights = [[0.25, 0.0], [0.0, 0.3]]
+    trials, truth, nominal = synthetic_trials(rng, [true_weights] * 3, (0.0, 1.5, 3.0))
+    found = synergy.extract_synergies(np.vstack([t.surface for t in trials]), 2, "nmf")
+    options = {"calibrate": True, "extrapolated_weight": 0.0}
+    began = [synergy.fit_extrapolation(trials, found, nominal, max_iter=1, start=np.random.default_rng(k), **options)
+             for k in range(3)]
+    assert len({b.deep_weights.tobytes() for b in began}) == 3
+    for b in began:
+        assert np.all(b.deep_weights >= 0) and np.all((b.strength_scale >= 0.5) & (b.strength_scale <= 1.6))
+        assert 0.0 <= b.delay <= 0.1
+    for k in range(3):
+        fit = synergy.fit_extrapolation(trials, found, nominal, start=np.random.default_rng(10 + k), **options)
+        for t, deep in zip(trials, truth):
+            predicted = fit.deep_excitation(t.surface)
+            for j in range(2):
+                assert np.corrcoef(predicted[:, j], deep[:, j])[0, 1] > 0.98
+
+
+@pytest.mark.opensim
 def test_per_trial_categories_fit_each_trial_its_own_weights(rng):
     # The deep muscle's share differs between the two trials.
     trials, truths, nominal = synthetic_trials(rng, [[[0.15, 0.0], [0.0, 0.2]], [[0.45, 0.0], [0.0, 0.2]]],
