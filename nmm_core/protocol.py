@@ -193,8 +193,9 @@ def select_synx(fit: Sequence, validation: Sequence, nominal: dict, seed: int = 
 
     Returns ``{"rows": [{"method", "n_synergies", "vaf", "validation_rmse", "training_cost",
     "fit_seconds"}], "best": (method, k), "synergies", "final", "restarts": [{"start",
-    "training_cost", "validation_rmse", "delay_s", "fit_seconds"}], "final_start", "seconds"}``
-    (``"final_start"``: the index of the kept refit in ``"restarts"``)."""
+    "training_cost", "validation_rmse", "delay_s", "fit_seconds"}], "final_start", "fits",
+    "seconds"}`` (``"final_start"``: the index of the kept refit in ``"restarts"``; ``"fits"``:
+    every refit, :class:`nmm_core.synergy.Extrapolation`, for :func:`restart_members`)."""
     if restarts < 1:
         raise ValueError(f"restarts must be at least 1 (the default start), got {restarts}.")
     start = time.perf_counter()
@@ -211,11 +212,28 @@ def select_synx(fit: Sequence, validation: Sequence, nominal: dict, seed: int = 
                                         start=None if j == 0 else np.random.default_rng(seed + j))
               for j in range(restarts)]
     kept = int(np.argmin([f.cost for f in refits]))
-    return {"rows": rows, "best": best, "synergies": found[best], "final": refits[kept],
+    return {"rows": rows, "best": best, "synergies": found[best], "final": refits[kept], "fits": refits,
             "restarts": [{"start": "default" if j == 0 else f"random (seed {seed + j})", "training_cost": f.cost,
                           "validation_rmse": torque_rmse(validation, f.predict(validation, nominal)),
                           "delay_s": f.delay, "fit_seconds": f.fit_seconds} for j, f in enumerate(refits)],
             "final_start": kept, "seconds": time.perf_counter() - start}
+
+
+def restart_members(synx: dict, held: Sequence, nominal: dict, delay: float) -> dict:
+    """The baseline's restarts (:func:`select_synx`) laid out as an NMM's members are for
+    :func:`nmm_core.results.member_diagnosis`: each refit scored on the held-out trials (it reads
+    the truth, after every choice is made: a diagnosis), its validation torque RMSE and its
+    calibrated strengths. Returns ``{"restart_scores": {muscle: {"median_trial_r": [...], "r":
+    [...]}}, "restart_validation_rmse": [...], "restart_parameters": [{"max_isometric_force_scale":
+    {muscle: scale}}]}``, one entry per restart."""
+    from .config import DEEP_MUSCLES, MUSCLE_NAMES
+
+    scores = [training.score(held, f.predict(held, nominal), delay) for f in synx["fits"]]
+    return {"restart_scores": {m: {"median_trial_r": [s["median_trial"][m]["r"] for s in scores],
+                                   "r": [s[m]["r"] for s in scores]} for m in DEEP_MUSCLES},
+            "restart_validation_rmse": [r["validation_rmse"] for r in synx["restarts"]],
+            "restart_parameters": [{"max_isometric_force_scale": dict(zip(MUSCLE_NAMES, map(float, f.strength_scale)))}
+                                   for f in synx["fits"]]}
 
 
 #: The NMM chapter's ablation: each of the changes of :data:`nmm_core.training.SETTINGS` taken
@@ -348,7 +366,8 @@ def run_methods(data, plan: Plan, seed: int = 0, backbone: str = "transformer", 
     runs["mse"] = MethodRun(training.score(held, predictions, data.delay), predictions, list(held), synx["seconds"],
                             {"factorisation": method, "n_synergies": k, "vaf": synx["synergies"].vaf,
                              "selection": synx["rows"], "delay_s": synx["final"].delay,
-                             "restarts": synx["restarts"], "final_start": synx["final_start"], **trials})
+                             "restarts": synx["restarts"], "final_start": synx["final_start"],
+                             **restart_members(synx, held, data.nominal, data.delay), **trials})
     prior = synergy_prior(fit, seed)
     for name, method_prior in (("nmm", None), ("nmm_synergy", prior)):
         if progress:

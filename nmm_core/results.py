@@ -238,11 +238,19 @@ def surface_synergists(muscle: str) -> tuple[str, ...]:
     return tuple(m for m in group if m not in DEEP_MUSCLES)
 
 
-def member_diagnosis(subjects: Mapping[str, dict]) -> dict:
+#: The fields of a results file that :func:`member_diagnosis` reads, per kind of ensemble: an
+#: NMM's members (seeds) and the synergy baseline's restarts (:func:`nmm_core.protocol.restart_members`).
+MEMBER_FIELDS = {"members": ("seed_scores", "member_validation_rmse", "member_parameters"),
+                 "restarts": ("restart_scores", "restart_validation_rmse", "restart_parameters")}
+
+
+def member_diagnosis(subjects: Mapping[str, dict], kind: str = "members") -> dict:
     """Why the members of one NMM ensemble disagree, from each subject's results file (``{subject:
     results dict}`` with ``"seed_scores"``, ``"member_validation_rmse"`` and
-    ``"member_parameters"``; subjects without them are left out). Reads the truth only through
-    the members' scores: a diagnosis, never a choice.
+    ``"member_parameters"``; subjects without them are left out). ``kind="restarts"`` reads the
+    synergy baseline's restarts instead, the same fit from several starting points
+    (:data:`MEMBER_FIELDS`). Reads the truth only through the members' scores: a diagnosis,
+    never a choice.
 
     Per member: its validation torque RMSE relative to the best member's of its subject (the only
     score the protocol may see), and per deep muscle its median per-trial r against the truth and
@@ -261,17 +269,18 @@ def member_diagnosis(subjects: Mapping[str, dict]) -> dict:
     members)."""
     from scipy.stats import spearmanr
 
+    score_field, error_field, parameter_field = MEMBER_FIELDS[kind]
     rows = []
     for subject, entry in subjects.items():
-        errors, found = entry.get("member_validation_rmse"), entry.get("member_parameters")
-        if not errors or not found or "seed_scores" not in entry:
+        errors, found = entry.get(error_field), entry.get(parameter_field)
+        if not errors or not found or score_field not in entry:
             continue
         best = min(errors)
         for k, (error, parameters) in enumerate(zip(errors, found)):
             strength = parameters["max_isometric_force_scale"]
             row = {"subject": subject, "member": k, "validation_excess": float(error / best - 1.0)}
             for m in DEEP_MUSCLES:
-                row[m] = {"r": entry["seed_scores"][m]["median_trial_r"][k],
+                row[m] = {"r": entry[score_field][m]["median_trial_r"][k],
                           "synergist_strength": float(np.mean([strength[s] for s in surface_synergists(m)]))}
             rows.append(row)
     out = {"rows": rows, "max_validation_excess": max((r["validation_excess"] for r in rows), default=None)}

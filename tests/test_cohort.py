@@ -182,6 +182,12 @@ def test_every_method_runs_unchanged_on_the_variant_and_its_results_read_back(th
             alone = {name: {"hidden": p["member_hidden"][k], "torque": p["member_torque"][k]}
                      for name, p in run.predictions.items()}
             assert nrmse == pytest.approx(training.score(run.held, alone, data.delay, muscles=())["torque"]["nrmse"])
+    # The baseline's restarts, scored one by one: the kept one's scores are the method's.
+    mse = runs["mse"].extra
+    assert len(mse["restarts"]) == len(mse["restart_validation_rmse"]) == len(mse["restart_parameters"]) == tiny.seeds
+    for m in config.DEEP_MUSCLES:
+        kept = mse["restart_scores"][m]["median_trial_r"][mse["final_start"]]
+        assert kept == pytest.approx(runs["mse"].scores["median_trial"][m]["r"])
     np.testing.assert_allclose(runs["nmm"].extra["member_validation_rmse"],
                                training.validation_error(runs["nmm"].model, data.arrays["validation"], tiny.window),
                                rtol=1e-4)

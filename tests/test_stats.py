@@ -133,6 +133,12 @@ def test_the_member_diagnosis_ranks_members_within_their_subject():
     entries["C"] = {"seed_scores": {}}
     found = results.member_diagnosis(entries)
     assert found["TRImed"]["members"] == 5 and found["TRImed"]["strength_rho"] == pytest.approx(-1.0)
+    # The baseline's restarts are read from their own fields, the same way; members' fields are not.
+    renamed = dict(zip(results.MEMBER_FIELDS["members"], results.MEMBER_FIELDS["restarts"]))
+    restarts = {s: {renamed.get(k, k): v for k, v in e.items()} for s, e in entries.items()}
+    assert results.member_diagnosis(restarts, "restarts") == found
+    assert results.member_diagnosis(restarts)["TRImed"]["members"] == 0
+    assert results.member_diagnosis(entries, "restarts")["TRImed"]["members"] == 0
 
 
 def test_the_ensemble_parameters_are_the_mean_of_its_members():
