@@ -4,8 +4,10 @@ The baseline's final fit (``protocol.select_synx``: the chosen synergies, then d
 strengths and delay calibrated on torque by bounded least squares) is one deterministic fit from
 one starting point. Its cost may have several minima that fit torque about equally well and
 share the load differently between the deep muscle and its synergists, as the NMM's seeds do.
-For each subject this refits the protocol's chosen candidate from ``--starts`` random starting
-points (``synergy.fit_extrapolation(..., start=rng)``) and prints each fit's training cost, its
+For each subject this refits the protocol's chosen candidate from its default start and
+``--starts`` random starting points (``protocol.select_synx(..., restarts=...)``, which draws
+them by ``synergy.fit_extrapolation(..., start=rng)``; the protocol itself draws as many as the
+NMM has seeds, less one) and prints each fit's training cost, its
 validation torque RMSE (the protocol's own, truth-blind score) and, as a diagnosis that reads
 the truth, its held-out median per-trial r of each deep muscle.
 
@@ -22,33 +24,23 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from nmm_core import protocol, synergy, training
+from nmm_core import protocol, training
 from nmm_core.config import DEEP_MUSCLES, MOTOR_CONTROLS
 from nmm_core.plotting import markdown_table
 
 
-def fit_row(label, fit, data) -> dict:
-    """One fit's training cost, validation torque RMSE and held-out median per-trial r."""
-    validation, held = data.arrays["validation"], data.held_out
-    scores = training.score(held, fit.predict(held, data.nominal), data.delay)
-    return {"start": label, "cost": fit.cost,
-            "validation_rmse": protocol.torque_rmse(validation, fit.predict(validation, data.nominal)),
-            "delay_ms": 1e3 * fit.delay, **{m: scores["median_trial"][m]["r"] for m in DEEP_MUSCLES}}
-
-
 def restarts(data, starts: int, seed: int = 0) -> tuple[tuple, list[dict]]:
-    """The protocol's choice of synergies, and its final fit followed by ``starts`` fits of the
-    same candidate from random starting points (generators seeded ``seed``, ``seed + 1``, ...)."""
-    fit = data.arrays["fit"]
-    chosen = protocol.select_synx(fit, data.arrays["validation"], data.nominal, seed)
-    rows = [fit_row("protocol's start", chosen["final"], data)]
-    for k in range(starts):
-        again = synergy.fit_extrapolation(fit, chosen["synergies"], data.nominal, calibrate=True,
-                                          start=np.random.default_rng(seed + k))
-        rows.append(fit_row(f"random start {k}", again, data))
+    """The protocol's choice of synergies and its refits, ``starts`` beyond the default start
+    (``protocol.select_synx(..., restarts=starts + 1)``: generators seeded ``seed + 1``, ...),
+    each with its training cost, validation torque RMSE, delay and held-out median per-trial r."""
+    chosen = protocol.select_synx(data.arrays["fit"], data.arrays["validation"], data.nominal, seed,
+                                  restarts=starts + 1)
+    scores = protocol.restart_members(chosen, data.held_out, data.nominal, data.delay)["restart_scores"]
+    rows = [{"start": r["start"] + (" (lowest cost)" if j == chosen["final_start"] else ""),
+             "cost": r["training_cost"], "validation_rmse": r["validation_rmse"], "delay_ms": 1e3 * r["delay_s"],
+             **{m: scores[m]["median_trial_r"][j] for m in DEEP_MUSCLES}} for j, r in enumerate(chosen["restarts"])]
     return chosen["best"], rows
 
 

@@ -223,13 +223,15 @@ def restart_members(synx: dict, held: Sequence, nominal: dict, delay: float) -> 
     """The baseline's restarts (:func:`select_synx`) laid out as an NMM's members are for
     :func:`nmm_core.results.member_diagnosis`: each refit scored on the held-out trials (it reads
     the truth, after every choice is made: a diagnosis), its validation torque RMSE and its
-    calibrated strengths. Returns ``{"restart_scores": {muscle: {"median_trial_r": [...], "r":
+    calibrated strengths; with the restarts' rows and the kept one's index. Returns
+    ``{"restarts", "final_start", "restart_scores": {muscle: {"median_trial_r": [...], "r":
     [...]}}, "restart_validation_rmse": [...], "restart_parameters": [{"max_isometric_force_scale":
-    {muscle: scale}}]}``, one entry per restart."""
+    {muscle: scale}}]}``, one entry per restart: what a baseline's results file carries of them."""
     from .config import DEEP_MUSCLES, MUSCLE_NAMES
 
     scores = [training.score(held, f.predict(held, nominal), delay) for f in synx["fits"]]
-    return {"restart_scores": {m: {"median_trial_r": [s["median_trial"][m]["r"] for s in scores],
+    return {"restarts": synx["restarts"], "final_start": synx["final_start"],
+            "restart_scores": {m: {"median_trial_r": [s["median_trial"][m]["r"] for s in scores],
                                    "r": [s[m]["r"] for s in scores]} for m in DEEP_MUSCLES},
             "restart_validation_rmse": [r["validation_rmse"] for r in synx["restarts"]],
             "restart_parameters": [{"max_isometric_force_scale": dict(zip(MUSCLE_NAMES, map(float, f.strength_scale)))}
@@ -366,7 +368,6 @@ def run_methods(data, plan: Plan, seed: int = 0, backbone: str = "transformer", 
     runs["mse"] = MethodRun(training.score(held, predictions, data.delay), predictions, list(held), synx["seconds"],
                             {"factorisation": method, "n_synergies": k, "vaf": synx["synergies"].vaf,
                              "selection": synx["rows"], "delay_s": synx["final"].delay,
-                             "restarts": synx["restarts"], "final_start": synx["final_start"],
                              **restart_members(synx, held, data.nominal, data.delay), **trials})
     prior = synergy_prior(fit, seed)
     for name, method_prior in (("nmm", None), ("nmm_synergy", prior)):
