@@ -305,6 +305,41 @@ def member_diagnosis(subjects: Mapping[str, dict], kind: str = "members") -> dic
     return out
 
 
+def setting_or_seed(subjects: Mapping[str, dict]) -> dict:
+    """Which moves an NMM's validation torque error more, the candidate setting or the random
+    start, from each subject's results file (``{subject: results dict}`` with the selection's
+    ``"selection"`` rows, each with its ``"validation_rmse"``, and the ensemble's
+    ``"member_validation_rmse"``; subjects without both are left out). Reads validation scores
+    only: nothing here touches the truth or the held-out trials.
+
+    The selection trains every candidate from one start, so the candidates differ by their
+    setting alone; the ensemble trains the chosen setting from several starts, so its members
+    differ by their start alone. Per subject, as fractions of the lowest error of each group:
+    ``"setting_range"`` (max - min over the candidates), ``"margin"`` (the runner-up's error
+    less the winner's) and ``"seed_range"`` (max - min over the members). Where the seeds' range
+    exceeds the settings', a different start could move the validation error more than any
+    candidate did, and the winner's margin says how narrowly it won.
+
+    Returns ``{"rows": [{"subject", "candidates", "seeds", "setting_range", "margin",
+    "seed_range"}], "subjects", "seed_wider"}`` (``"seed_wider"``: on how many of the subjects
+    the seeds' range is the wider)."""
+    rows = []
+    for subject, entry in subjects.items():
+        candidates = [row.get("validation_rmse") for row in entry.get("selection") or []]
+        members = entry.get("member_validation_rmse") or []
+        candidates, members = (np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+                               for values in (candidates, members))
+        if len(candidates) < 2 or len(members) < 2:
+            continue
+        ordered = np.sort(candidates)
+        rows.append({"subject": subject, "candidates": int(len(candidates)), "seeds": int(len(members)),
+                     "setting_range": float(np.ptp(candidates) / ordered[0]),
+                     "margin": float((ordered[1] - ordered[0]) / ordered[0]),
+                     "seed_range": float(np.ptp(members) / members.min())})
+    return {"rows": rows, "subjects": len(rows),
+            "seed_wider": sum(r["seed_range"] > r["setting_range"] for r in rows)}
+
+
 def claims(subjects: dict, method: str = "nmm", against: str = "mse") -> dict:
     """``{muscle: claim block}``: ``method`` (by default the NMM) against ``against`` (the
     synergy extrapolation) on :data:`PRIMARY_SCORE`, subjects as the unit

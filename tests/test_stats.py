@@ -147,3 +147,24 @@ def test_the_ensemble_parameters_are_the_mean_of_its_members():
     found = results.mean_parameters(members)
     assert found == {"max_isometric_force_scale": {"TRIlong": pytest.approx(2.0), "BIClong": pytest.approx(2.25)},
                      "electromechanical_delay": {"g": pytest.approx(0.03)}}
+
+
+def test_setting_or_seed_compares_the_candidates_range_with_the_seeds():
+    """Candidates' validation errors 1.0, 1.02, 1.1 (range 10 % of the best, runner-up 2 %
+    behind) against seeds 1.0 and 1.05 (5 %) on subject A, and against seeds 1.0, 1.3 (30 %)
+    on B: the seeds are wider on B alone. A subject without members, or with an undefined
+    candidate error, is counted without the missing values or skipped."""
+    selection = [{"validation_rmse": v} for v in (1.1, 1.0, 1.02)]
+    entries = {"A": {"selection": selection, "member_validation_rmse": [1.05, 1.0]},
+               "B": {"selection": selection, "member_validation_rmse": [1.3, 1.0, 1.2]},
+               "C": {"selection": selection},
+               "D": {"selection": [{"validation_rmse": None}, {"validation_rmse": 2.0}],
+                     "member_validation_rmse": [2.0, 2.2]}}
+    found = results.setting_or_seed(entries)
+    assert [r["subject"] for r in found["rows"]] == ["A", "B"] and found["subjects"] == 2
+    a, b = found["rows"]
+    assert a["setting_range"] == pytest.approx(0.1) and a["margin"] == pytest.approx(0.02)
+    assert a["seed_range"] == pytest.approx(0.05) and b["seed_range"] == pytest.approx(0.3)
+    assert (a["candidates"], a["seeds"], b["seeds"]) == (3, 2, 3)
+    assert found["seed_wider"] == 1
+    assert results.setting_or_seed({})["rows"] == [] and results.setting_or_seed({})["seed_wider"] == 0
