@@ -12,7 +12,8 @@ else one trained briefly (the time does not depend on the weights); the recordin
 of the subject, as ``benchmarks/inference_speed.py`` takes it. Each figure is the median of
 ``--runs`` runs after two untimed ones; TensorFlow's default threads (all cores). The op table
 times each operation once per encoder block on tensors of random numbers (its share of the
-backbone is the sum over blocks). Nothing is written.
+backbone is the sum over blocks): the backbone's own dense layers and layer norm, and the
+attention's steps as the backbone writes them. Nothing is written.
 """
 
 import argparse
@@ -47,35 +48,40 @@ def estimate_parts(model, arrays, window: int, runs: int) -> dict:
             "the physics block on every trial": median_ms(lambda: inference.physics_torque(model, deep, arrays), runs)}
 
 
-def op_times(members: int, windows: int, window: int, width: int, heads: int, runs: int) -> list[tuple[str, float, float]]:
+def op_times(backbone, windows: int, runs: int) -> list[tuple[str, float, float]]:
     """``(operation, ms, GFLOP/s or nan)`` of the backbone's kinds of operation on tensors of
-    one estimate's shapes (activations member-major, ``(K, windows * window, width)``), each
-    compiled as a ``tf.function`` without XLA, as ``predict_on_batch`` runs the backbone."""
+    one estimate's shapes (activations member-major, ``(K, windows * window, width)``): its own
+    dense layers and layer norm (those of its first block), and the attention's steps and GELU
+    written as :meth:`nmm_core.network.Backbone.call` writes them; each compiled as a
+    ``tf.function`` without XLA, as ``predict_on_batch`` runs the backbone."""
+    import keras
     import tensorflow as tf
+    from keras import ops
 
-    K, B, T, W, h = members, windows, window, width, heads
+    K, B, T, W, h = backbone.members, windows, backbone.window, backbone.width, backbone.heads
     d = W // h
-    x = tf.random.normal((K, B * T, W))
-    wide = tf.random.normal((K, B * T, 2 * W))
-    q = tf.random.normal((K, B, h, T, d))
-    scores = tf.random.normal((K, B, h, T, T))
-    weights = {n: tf.random.normal((K, W if n != "ffn_b" else 2 * W, m))
-               for n, m in (("qkv", 3 * W), ("out", W), ("ffn_a", 2 * W), ("ffn_b", W))}
+    block = backbone.blocks[0]
+    x = keras.random.normal((K, B * T, W))
+    wide = keras.random.normal((K, B * T, 2 * W))
+    qkv = keras.random.normal((K, B * T, 3 * W))
+    q = keras.random.normal((K, B, h, T, d))
+    scores = keras.random.normal((K, B, h, T, T))
     nan = float("nan")
     cases = [
-        ("dense: query, key, value", lambda: tf.matmul(x, weights["qkv"]), 2 * K * B * T * W * 3 * W),
-        ("dense: attention output", lambda: tf.matmul(x, weights["out"]), 2 * K * B * T * W * W),
-        ("dense: feed-forward in", lambda: tf.matmul(x, weights["ffn_a"]), 2 * K * B * T * W * 2 * W),
-        ("dense: feed-forward out", lambda: tf.matmul(wide, weights["ffn_b"]), 2 * K * B * T * 2 * W * W),
-        ("attention scores, q k^T", lambda: tf.matmul(q, q, transpose_b=True), 2 * K * B * h * T * T * d),
-        ("attention mix, softmax(scores) v", lambda: tf.matmul(scores, q), 2 * K * B * h * T * T * d),
-        ("softmax of the scores", lambda: tf.nn.softmax(scores), nan),
-        ("GELU (tanh form, as keras.ops.gelu)", lambda: tf.nn.gelu(wide, approximate=True), nan),
+        ("dense: query, key, value", lambda: block["qkv"](x), 2 * K * B * T * W * 3 * W),
+        ("dense: attention output", lambda: block["out"](x), 2 * K * B * T * W * W),
+        ("dense: feed-forward in", lambda: block["ffn_a"](x), 2 * K * B * T * W * 2 * W),
+        ("dense: feed-forward out", lambda: block["ffn_b"](wide), 2 * K * B * T * 2 * W * W),
+        ("attention scores, q k^T", lambda: ops.matmul(q, ops.swapaxes(q, -1, -2)), 2 * K * B * h * T * T * d),
+        ("attention mix, softmax(scores) v", lambda: ops.matmul(scores, q), 2 * K * B * h * T * T * d),
+        ("softmax of the scores", lambda: ops.softmax(scores, axis=-1), nan),
+        ("GELU (keras.ops.gelu)", lambda: ops.gelu(wide), nan),
         ("query, key, value to heads-first (one transpose)",
-         lambda: tf.transpose(tf.reshape(tf.concat([x, x, x], -1), (K, B, T, 3, h, d)), (3, 0, 1, 4, 2, 5)), nan),
-        ("layer norm (one of two per block)",
-         lambda: (x - tf.reduce_mean(x, -1, keepdims=True)) * tf.math.rsqrt(tf.math.reduce_variance(x, -1, keepdims=True) + 1e-5), nan),
-        ("one addition of two activations (memory traffic alone)", lambda: wide + wide, nan),
+         lambda: ops.transpose(ops.reshape(qkv, (K, -1, T, 3, h, d)), (3, 0, 1, 4, 2, 5)), nan),
+        ("heads back to member-major (one transpose)",
+         lambda: ops.reshape(ops.transpose(q, (0, 1, 3, 2, 4)), (K, -1, W)), nan),
+        ("layer norm (one of two per block)", lambda: block["norm_a"](x), nan),
+        ("residual addition (memory traffic alone)", lambda: x + x, nan),
     ]
     rows = []
     for name, body, flops in cases:
@@ -116,7 +122,7 @@ def main():
 
     backbone = model.backbone
     padded = inference._padded_size(windows)
-    ops = op_times(model.members, padded, backbone.window, backbone.width, backbone.heads, args.runs)
+    ops = op_times(backbone, padded, args.runs)
     print(f"\nThe backbone's operations alone, once per encoder block ({backbone.depth} blocks), on its tensors "
           f"for {padded} windows (TensorFlow without XLA):\n")
     print(markdown_table(["operation", "ms", "GFLOP/s"],
